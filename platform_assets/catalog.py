@@ -1,0 +1,128 @@
+"""Load the catalog directory (one YAML file per source) into validated, typed models.
+
+Every problem is reported with the file and the field path it concerns, e.g.
+`catalog/orders.yaml: tables[0].format: must be one of csv, tsv, json, jsonl, parquet`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from platform_assets.config.base import SourceConfig
+
+
+class CatalogError(Exception):
+    """The catalog cannot be loaded; `problems` lists every reason, one per line."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid catalog:\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The validated sources, in file-name order, and the file each came from."""
+
+    directory: Path
+    sources: tuple[SourceConfig, ...]
+    files: Mapping[str, Path]
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(f"no source named {name!r} in {self.directory}")
+
+
+def load_catalog(directory: Path, kinds: Mapping[str, type[SourceConfig]]) -> Catalog:
+    """Parse and validate every `*.yaml`/`*.yml` file of `directory` as a source of a known kind."""
+    if not directory.is_dir():
+        raise CatalogError([f"{directory}: catalog directory does not exist"])
+    paths = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    if not paths:
+        raise CatalogError([f"{directory}: no *.yaml source files"])
+
+    problems: list[str] = []
+    sources: list[SourceConfig] = []
+    files: dict[str, Path] = {}
+    for path in paths:
+        label = _label(path, directory)
+        try:
+            source = _load_source(path, kinds)
+        except _FileProblems as error:
+            problems.extend(f"{label}: {p}" for p in error.problems)
+            continue
+        if source.name in files:
+            first = _label(files[source.name], directory)
+            problems.append(f"{label}: name: source {source.name!r} is already declared in {first}")
+            continue
+        files[source.name] = path
+        sources.append(source)
+    if problems:
+        raise CatalogError(problems)
+    return Catalog(directory=directory, sources=tuple(sources), files=files)
+
+
+class _FileProblems(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+
+
+def _label(path: Path, directory: Path) -> str:
+    return f"{directory.name}/{path.name}"
+
+
+def _load_source(path: Path, kinds: Mapping[str, type[SourceConfig]]) -> SourceConfig:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise _FileProblems([f"{where}invalid YAML: {problem}"]) from None
+    if not isinstance(raw, dict):
+        raise _FileProblems(["a source file must be a mapping with name, kind and tables"])
+    kind = raw.get("kind")
+    if kind not in kinds:
+        known = ", ".join(sorted(kinds))
+        what = "is required" if kind is None else f"{kind!r} is not a known kind"
+        raise _FileProblems([f"kind: {what}; must be one of {known}"])
+    try:
+        return kinds[kind].model_validate(raw)
+    except ValidationError as error:
+        raise _FileProblems([_describe(e) for e in error.errors()]) from None
+
+
+def _describe(error: ErrorDetails) -> str:
+    return f"{_field_path(error['loc'])}: {_message(error)}"
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not part.startswith(("function-", "tagged-union")):
+            path += f".{part}" if path else part
+    return path or "(file)"
+
+
+def _message(error: ErrorDetails) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        return f"must be one of {expected}"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "is required"
+    if kind in ("value_error", "assertion_error") and "error" in ctx:
+        return str(ctx["error"])
+    message = error["msg"]
+    return message[0].lower() + message[1:]
+

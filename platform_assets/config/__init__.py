@@ -1,0 +1,1 @@
+"""Typed models of the catalog: one module per source kind, the shared parts in `base`."""

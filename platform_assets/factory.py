@@ -1,0 +1,78 @@
+"""From a source's catalog entry to its Dagster assets: one asset per table, key
+`[source, table]`, group = source, all descriptive fields read from the catalog."""
+
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    AssetSpec,
+    FreshnessPolicy,
+    MaterializeResult,
+    multi_asset,
+)
+
+from platform_assets.config.base import SourceConfig, TableConfig
+from platform_assets.loading import Extract, SourceLoadError, as_failure, asset_key, load_table
+from resources.warehouse import Warehouse
+
+ExtractFactory = Callable[[Any, SourceConfig, TableConfig], Extract]
+"""Given the kind's reader resource, the source and a table, the function that stages it."""
+
+
+def freshness_policy(source: SourceConfig) -> FreshnessPolicy | None:
+    if source.freshness is None:
+        return None
+    return FreshnessPolicy.time_window(
+        fail_window=source.freshness.fail_after, warn_window=source.freshness.warn_after
+    )
+
+
+def asset_spec(source: SourceConfig, table: TableConfig, kinds: set[str]) -> AssetSpec:
+    metadata: dict[str, Any] = {"write": table.write, "schema_policy": table.schema_policy}
+    if table.primary_key:
+        metadata["primary_key"] = ", ".join(table.primary_key)
+    if source.schedule:
+        metadata["schedule"] = f"{source.schedule} ({source.timezone})"
+    return AssetSpec(
+        key=asset_key(source, table),
+        group_name=source.name,
+        description=table.description or source.description or None,
+        owners=[source.owner] if source.owner else None,
+        tags={**source.tags, **table.tags},
+        kinds={"duckdb", *kinds},
+        metadata=metadata,
+        freshness_policy=freshness_policy(source),
+    )
+
+
+def build_source_assets(
+    source: SourceConfig,
+    reader_key: str,
+    extract_for: ExtractFactory,
+    kinds_of: Callable[[TableConfig], set[str]] = lambda _table: set(),
+) -> AssetsDefinition:
+    """One multi-asset per source; selecting some of its tables runs only those."""
+    specs = [asset_spec(source, t, kinds_of(t)) for t in source.tables]
+    tables = {asset_key(source, t): t for t in source.tables}
+
+    @multi_asset(
+        name=source.name,
+        specs=specs,
+        can_subset=True,
+        required_resource_keys={"warehouse", reader_key},
+        op_tags={"tributary/source": source.name},
+    )
+    def _load(context: AssetExecutionContext) -> Iterator[MaterializeResult]:
+        warehouse: Warehouse = context.resources.warehouse
+        reader = getattr(context.resources, reader_key)
+        for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+            table = tables[key]
+            try:
+                yield load_table(context, warehouse, source, table, extract_for(reader, source, table))
+            except SourceLoadError as error:
+                raise as_failure(error) from error
+
+    return _load

@@ -1,0 +1,51 @@
+"""The registry of source kinds. A kind is a config model, an asset builder and the reader
+resource it needs. Built-in kinds are listed here; a package adds its own by exposing a
+`SourceKind` under the `tributary.kinds` entry-point group."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import entry_points
+
+from dagster import AssetsDefinition, ConfigurableResource
+
+from platform_assets import settings
+from platform_assets.config.base import SourceConfig
+from platform_assets.config.files import FilesSource
+from platform_assets.files import build_files_assets
+from resources.files import FileReader
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    name: str
+    config: type[SourceConfig]
+    build_assets: Callable[[SourceConfig], AssetsDefinition]
+    resources: Callable[[], Mapping[str, ConfigurableResource]]
+
+
+FILES = SourceKind(
+    name="files",
+    config=FilesSource,
+    build_assets=build_files_assets,
+    resources=lambda: {"files": FileReader(root=str(settings.project_root()))},
+)
+
+BUILT_IN: tuple[SourceKind, ...] = (FILES,)
+
+
+@cache
+def registered_kinds() -> Mapping[str, SourceKind]:
+    kinds = {kind.name: kind for kind in BUILT_IN}
+    for entry in entry_points(group="tributary.kinds"):
+        kind = entry.load()
+        if not isinstance(kind, SourceKind):
+            raise TypeError(f"entry point {entry.name!r} of tributary.kinds is not a SourceKind")
+        kinds[kind.name] = kind
+    return kinds
+
+
+def config_models(kinds: Mapping[str, SourceKind] | None = None) -> dict[str, type[SourceConfig]]:
+    return {name: kind.config for name, kind in (kinds or registered_kinds()).items()}

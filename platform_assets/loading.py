@@ -1,0 +1,79 @@
+"""Loading one table: the run-time path every source kind shares (stage → commit → result)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult
+
+from platform_assets.config.base import SourceConfig, TableConfig
+from resources.files import FileReadError
+from resources.schema_evolution import SchemaPolicyError
+from resources.warehouse import Load, Warehouse
+from resources.write_dispositions import BatchError, WriteSpec
+
+Extract = Callable[[Load], str | None]
+"""Stages a table's batch into the load and returns the incremental cursor it reached, if any."""
+
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (
+    duckdb.Error,
+    FileReadError,
+    BatchError,
+    SchemaPolicyError,
+)
+
+
+class SourceLoadError(Exception):
+    """A table failed to load; the message names the source and table, then the cause."""
+
+    def __init__(self, source: str, table: str, cause: BaseException) -> None:
+        self.source, self.table = source, table
+        super().__init__(f"source {source!r}, table {table!r}: {cause}")
+
+
+def asset_key(source: SourceConfig, table: TableConfig) -> AssetKey:
+    return AssetKey([source.name, table.name])
+
+
+def write_spec(source: SourceConfig, table: TableConfig, order_by: str | None = None) -> WriteSpec:
+    return WriteSpec(
+        target_schema=source.name,
+        target_table=table.name,
+        write=table.write,
+        primary_key=table.primary_key,
+        order_by=order_by,
+        schema_policy=table.schema_policy,
+        allow_empty=table.allow_empty,
+    )
+
+
+def load_table(
+    context: AssetExecutionContext,
+    warehouse: Warehouse,
+    source: SourceConfig,
+    table: TableConfig,
+    extract: Extract,
+    expected_errors: tuple[type[Exception], ...] = EXPECTED_ERRORS,
+) -> MaterializeResult:
+    """Stage with `extract`, commit, and describe the load. On failure the warehouse keeps its
+    previous state, the failed load is recorded, and the step fails with a message naming the
+    source and table."""
+    with warehouse.load(source.name, table.name, context.run_id) as load:
+        try:
+            cursor = extract(load)
+            result = load.commit(write_spec(source, table), cursor)
+        except expected_errors as error:
+            raise SourceLoadError(source.name, table.name, error) from error
+    context.log.info(
+        f"{source.name}.{table.name}: {result.rows_in} rows in, {result.inserted} inserted, "
+        f"{result.updated} updated, {result.deleted} deleted ({result.seconds:.2f}s)"
+    )
+    return MaterializeResult(asset_key=asset_key(source, table), metadata=result.metadata())
+
+
+def as_failure(error: SourceLoadError) -> Failure:
+    return Failure(
+        description=str(error),
+        metadata={"source": error.source, "table": error.table},
+    )

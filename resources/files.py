@@ -1,0 +1,177 @@
+"""Reading local files with DuckDB's own readers: CSV/TSV, JSON, JSON lines, Parquet, gzip."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import gzip
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from platform_assets.config.files import FileTable
+from resources.duckdb_sql import column_list, literal, quote
+
+SOURCE_FILE_COLUMN = "_source_file"
+
+
+class FileReadError(Exception):
+    """A file table cannot be read: no file matches, a header is unreadable, a column is unknown."""
+
+
+@dataclass(frozen=True)
+class FileBatch:
+    """The rows of every file of a table, as a relation on the caller's connection."""
+
+    relation: duckdb.DuckDBPyRelation
+    files: tuple[Path, ...]
+    bytes: int
+
+
+class FileReader(ConfigurableResource):  # type: ignore[misc]
+    """Resolves a file table's glob under `root` and scans the files with DuckDB's readers.
+
+    Rows are never touched in Python: the relation it returns is executed by the stage, so the
+    files stream from disk in DuckDB's parallel readers.
+    """
+
+    root: str = Field(description="Relative `path` globs are taken from here.")
+
+    def read(self, table: FileTable, con: duckdb.DuckDBPyConnection) -> FileBatch:
+        files = self.matching_files(table)
+        sql = _scan_sql(table, files, con)
+        prefix = str(Path(self.root).resolve()) + "/"
+        relative = (
+            f"SELECT * REPLACE (CASE WHEN starts_with({quote(SOURCE_FILE_COLUMN)}, "
+            f"{literal(prefix)}) THEN substr({quote(SOURCE_FILE_COLUMN)}, {len(prefix) + 1}) "
+            f"ELSE {quote(SOURCE_FILE_COLUMN)} END AS {quote(SOURCE_FILE_COLUMN)}) FROM ({sql})"  # noqa: S608
+        )
+        return FileBatch(
+            relation=con.sql(relative),
+            files=files,
+            bytes=sum(f.stat().st_size for f in files),
+        )
+
+    def matching_files(self, table: FileTable) -> tuple[Path, ...]:
+        pattern = Path(table.path).expanduser()
+        if not pattern.is_absolute():
+            pattern = Path(self.root) / pattern
+        files = tuple(
+            Path(p).resolve()
+            for p in sorted(glob.glob(str(pattern), recursive=True))
+            if Path(p).is_file()
+        )
+        if not files:
+            raise FileReadError(f"no file matches {table.path!r} (looked for {pattern})")
+        return files
+
+
+def _scan_sql(table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPyConnection) -> str:
+    paths = "[" + ", ".join(literal(str(f)) for f in files) + "]"
+    source_file = f"filename={literal(SOURCE_FILE_COLUMN)}"
+    fmt = table.file_format
+    if fmt in ("csv", "tsv"):
+        return f"SELECT * FROM read_csv({paths}, {_csv_options(table, files, con)}, {source_file})"  # noqa: S608
+    if fmt == "parquet":
+        scan = f"read_parquet({paths}, {source_file})"
+    else:
+        layout = "newline_delimited" if fmt == "jsonl" else "array"
+        scan = f"read_json({paths}, format={literal(layout)}, {_compression(table)}, {source_file})"
+    return f"SELECT {_typed_columns(table, scan, con)} FROM {scan}"  # noqa: S608
+
+
+_JSON_COMPRESSION = {"auto": "auto_detect", "none": "uncompressed", "gzip": "gzip"}
+
+
+def _compression(table: FileTable) -> str:
+    """DuckDB's name for the table's compression (read_json spells `auto` differently)."""
+    name = table.compression
+    if table.file_format in ("json", "jsonl"):
+        name = _JSON_COMPRESSION[name]
+    return f"compression={literal(name)}"
+
+
+def _typed_columns(table: FileTable, scan: str, con: duckdb.DuckDBPyConnection) -> str:
+    """`*`, with the catalog's declared `columns` cast to their types."""
+    if not table.columns:
+        return "*"
+    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}  # noqa: S608
+    _require_declared_columns(table, present)
+    casts = ", ".join(f"CAST({quote(c)} AS {t}) AS {quote(c)}" for c, t in table.columns.items())
+    return f"* REPLACE ({casts})"
+
+
+def _require_declared_columns(table: FileTable, present: set[str] | list[str]) -> None:
+    unknown = [c for c in table.columns if c not in present]
+    if unknown:
+        raise FileReadError(
+            f"columns: {', '.join(unknown)} not found in the file(s); they have: {', '.join(present)}"
+        )
+
+
+def _csv_options(table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPyConnection) -> str:
+    """Explicit, strict read options.
+
+    DuckDB's dialect sniffer can settle on a wrong column count for a short malformed file and
+    then return no rows at all. So the dialect comes from the catalog, the column names from the
+    header row, the types from a sniff under that dialect, and the read itself is strict: a row
+    with too many fields or a value of the wrong type fails with its file and line.
+    """
+    dialect = (
+        f"delim={literal(table.separator)}, quote={literal(table.quote)}, "
+        f"escape={literal(table.quote)}, {_compression(table)}"
+    )
+    if table.null_strings:
+        dialect += ", nullstr=[" + ", ".join(literal(s) for s in table.null_strings) + "]"
+    names = _header(files[0], table) if table.header else list(table.columns)
+    if not names:
+        raise FileReadError(f"{files[0]}: no header row (set header: false and declare columns)")
+    if len(set(names)) != len(names):
+        raise FileReadError(f"{files[0]}: the header repeats a column name: {names}")
+    _require_declared_columns(table, names)
+    types = _sniffed_types(files, names, dialect, table.header, con)
+    types.update(table.columns)
+    columns = "{" + ", ".join(f"{literal(n)}: {literal(types[n])}" for n in names) + "}"
+    return (
+        f"{dialect}, header={str(table.header).lower()}, auto_detect=false, "
+        f"columns={columns}, strict_mode=true"
+    )
+
+
+def _header(path: Path, table: FileTable) -> list[str]:
+    gz = table.compression == "gzip" or (table.compression == "auto" and path.suffix == ".gz")
+    try:
+        raw = gzip.open(path, "rb") if gz else path.open("rb")
+        with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+            row = next(csv.reader(text, delimiter=table.separator, quotechar=table.quote), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise FileReadError(f"{path}: cannot read the header row: {error}") from None
+    return [name.strip() for name in row]
+
+
+def _sniffed_types(
+    files: tuple[Path, ...],
+    names: list[str],
+    dialect: str,
+    header: bool,
+    con: duckdb.DuckDBPyConnection,
+) -> dict[str, str]:
+    """Types DuckDB detects under the fixed dialect, or VARCHAR where it cannot tell."""
+    try:
+        rows = con.execute(
+            f"DESCRIBE SELECT * FROM read_csv({literal(str(files[0]))}, {dialect}, "  # noqa: S608
+            f"header={str(header).lower()})"
+        ).fetchall()
+    except duckdb.Error:
+        rows = []
+    detected = [str(row[1]) for row in rows]
+    if len(detected) != len(names):
+        return dict.fromkeys(names, "VARCHAR")
+    return dict(zip(names, detected, strict=True))
+
+
+__all__ = ["FileBatch", "FileReadError", "FileReader", "column_list"]
