@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
 import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -88,7 +89,7 @@ def _load_source(path: Path, kinds: Mapping[str, type[SourceConfig]]) -> SourceC
     if not isinstance(raw, dict):
         raise _FileProblems(["a source file must be a mapping with name, kind and tables"])
     kind = raw.get("kind")
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         known = ", ".join(sorted(kinds))
         what = "is required" if kind is None else f"{kind!r} is not a known kind"
         raise _FileProblems([f"kind: {what}; must be one of {known}"])
@@ -125,4 +126,3 @@ def _message(error: ErrorDetails) -> str:
         return str(ctx["error"])
     message = error["msg"]
     return message[0].lower() + message[1:]
-

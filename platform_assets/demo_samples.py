@@ -1,4 +1,4 @@
-"""Write the demo catalog's sample inputs under `data/samples/` (deterministic: same bytes each run).
+"""Write the demo catalog's sample inputs under `data/samples/`; the same bytes on every run.
 
     python -m platform_assets.demo_samples
 
@@ -35,46 +35,63 @@ def customers(rng: random.Random, count: int = 200) -> list[dict[str, object]]:
     rows = []
     for customer_id in range(1, count + 1):
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        rows.append({
-            "customer_id": customer_id,
-            "name": f"{first} {last}",
-            "email": f"{first}.{last.replace(' ', '')}{customer_id}@example.com".lower(),
-            "country": rng.choice(COUNTRIES),
-            "signup_date": (start + timedelta(days=rng.randrange(700))).isoformat(),
-            "marketing_opt_in": rng.random() < 0.4,
-        })
+        rows.append(
+            {
+                "customer_id": customer_id,
+                "name": f"{first} {last}",
+                "email": f"{first}.{last.replace(' ', '')}{customer_id}@example.com".lower(),
+                "country": rng.choice(COUNTRIES),
+                "signup_date": (start + timedelta(days=rng.randrange(700))).isoformat(),
+                "marketing_opt_in": rng.random() < 0.4,
+            }
+        )
     return rows
 
 
 def products(rng: random.Random) -> pa.Table:
     rows = [
-        {"product_id": 100 + i, "name": name, "category": category,
-         "unit_price": round(rng.uniform(4, 180), 2)}
+        {
+            "product_id": 100 + i,
+            "name": name,
+            "category": category,
+            "unit_price": round(rng.uniform(4, 180), 2),
+        }
         for i, (category, name) in enumerate(
             (c, n) for c, names in CATEGORIES.items() for n in names
         )
     ]
-    return pa.Table.from_pylist(rows).cast(pa.schema([
-        ("product_id", pa.int32()), ("name", pa.string()), ("category", pa.string()),
-        ("unit_price", pa.decimal128(10, 2)),
-    ]))
+    return pa.Table.from_pylist(rows).cast(
+        pa.schema(
+            [
+                ("product_id", pa.int32()),
+                ("name", pa.string()),
+                ("category", pa.string()),
+                ("unit_price", pa.decimal128(10, 2)),
+            ]
+        )
+    )
 
 
-def orders(rng: random.Random, month: int, first_id: int, count: int,
-           product_ids: list[int]) -> list[dict[str, object]]:
+def orders(
+    rng: random.Random, month: int, first_id: int, count: int, product_ids: list[int]
+) -> list[dict[str, object]]:
     rows = []
     for order_id in range(first_id, first_id + count):
         placed = datetime(2026, month, 1) + timedelta(minutes=rng.randrange(28 * 24 * 60))
-        rows.append({
-            "order_id": order_id,
-            "customer_id": rng.randint(1, 200),
-            "product_id": rng.choice(product_ids),
-            "quantity": rng.randint(1, 5),
-            "status": rng.choices(["paid", "shipped", "cancelled"], [5, 12, 1])[0],
-            "placed_at": placed.isoformat(timespec="seconds") + "Z",
-            "shipping": {"method": rng.choice(["standard", "express"]),
-                         "country": rng.choice(COUNTRIES)},
-        })
+        rows.append(
+            {
+                "order_id": order_id,
+                "customer_id": rng.randint(1, 200),
+                "product_id": rng.choice(product_ids),
+                "quantity": rng.randint(1, 5),
+                "status": rng.choices(["paid", "shipped", "cancelled"], [5, 12, 1])[0],
+                "placed_at": placed.isoformat(timespec="seconds") + "Z",
+                "shipping": {
+                    "method": rng.choice(["standard", "express"]),
+                    "country": rng.choice(COUNTRIES),
+                },
+            }
+        )
     # What real exports carry: a non-positive quantity, an unknown customer, a bad status.
     rows[7]["quantity"] = 0
     rows[19]["customer_id"] = 9999

@@ -1,7 +1,6 @@
 """From a source's catalog entry to its Dagster assets: one asset per table, key
 `[source, table]`, group = source, all descriptive fields read from the catalog."""
 
-
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -71,7 +70,9 @@ def build_source_assets(
         for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
             table = tables[key]
             try:
-                yield load_table(context, warehouse, source, table, extract_for(reader, source, table))
+                yield load_table(
+                    context, warehouse, source, table, extract_for(reader, source, table)
+                )
             except SourceLoadError as error:
                 raise as_failure(error) from error
 

@@ -59,7 +59,7 @@ def load_table(
     """Stage with `extract`, commit, and describe the load. On failure the warehouse keeps its
     previous state, the failed load is recorded, and the step fails with a message naming the
     source and table."""
-    with warehouse.load(source.name, table.name, context.run_id) as load:
+    with warehouse.load(source.name, table.name, context.run.run_id) as load:
         try:
             cursor = extract(load)
             result = load.commit(write_spec(source, table), cursor)

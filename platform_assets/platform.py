@@ -14,12 +14,12 @@ from platform_assets.kinds import SourceKind, config_models, registered_kinds
 from resources.warehouse import Warehouse
 
 
+def default_warehouse() -> Warehouse:
+    return Warehouse(path=str(settings.warehouse_path()), staging_dir=str(settings.staging_dir()))
+
+
 def default_resources(kinds: Mapping[str, SourceKind]) -> dict[str, Any]:
-    resources: dict[str, Any] = {
-        "warehouse": Warehouse(
-            path=str(settings.warehouse_path()), staging_dir=str(settings.staging_dir())
-        ),
-    }
+    resources: dict[str, Any] = {"warehouse": default_warehouse()}
     for kind in kinds.values():
         resources.update(kind.resources())
     return resources

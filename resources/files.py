@@ -32,7 +32,7 @@ class FileBatch:
     bytes: int
 
 
-class FileReader(ConfigurableResource):  # type: ignore[misc]
+class FileReader(ConfigurableResource):
     """Resolves a file table's glob under `root` and scans the files with DuckDB's readers.
 
     Rows are never touched in Python: the relation it returns is executed by the stage, so the
@@ -48,7 +48,7 @@ class FileReader(ConfigurableResource):  # type: ignore[misc]
         relative = (
             f"SELECT * REPLACE (CASE WHEN starts_with({quote(SOURCE_FILE_COLUMN)}, "
             f"{literal(prefix)}) THEN substr({quote(SOURCE_FILE_COLUMN)}, {len(prefix) + 1}) "
-            f"ELSE {quote(SOURCE_FILE_COLUMN)} END AS {quote(SOURCE_FILE_COLUMN)}) FROM ({sql})"  # noqa: S608
+            f"ELSE {quote(SOURCE_FILE_COLUMN)} END AS {quote(SOURCE_FILE_COLUMN)}) FROM ({sql})"
         )
         return FileBatch(
             relation=con.sql(relative),
@@ -75,13 +75,13 @@ def _scan_sql(table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPyCon
     source_file = f"filename={literal(SOURCE_FILE_COLUMN)}"
     fmt = table.file_format
     if fmt in ("csv", "tsv"):
-        return f"SELECT * FROM read_csv({paths}, {_csv_options(table, files, con)}, {source_file})"  # noqa: S608
+        return f"SELECT * FROM read_csv({paths}, {_csv_options(table, files, con)}, {source_file})"
     if fmt == "parquet":
         scan = f"read_parquet({paths}, {source_file})"
     else:
         layout = "newline_delimited" if fmt == "jsonl" else "array"
         scan = f"read_json({paths}, format={literal(layout)}, {_compression(table)}, {source_file})"
-    return f"SELECT {_typed_columns(table, scan, con)} FROM {scan}"  # noqa: S608
+    return f"SELECT {_typed_columns(table, scan, con)} FROM {scan}"
 
 
 _JSON_COMPRESSION = {"auto": "auto_detect", "none": "uncompressed", "gzip": "gzip"}
@@ -89,7 +89,7 @@ _JSON_COMPRESSION = {"auto": "auto_detect", "none": "uncompressed", "gzip": "gzi
 
 def _compression(table: FileTable) -> str:
     """DuckDB's name for the table's compression (read_json spells `auto` differently)."""
-    name = table.compression
+    name: str = table.compression
     if table.file_format in ("json", "jsonl"):
         name = _JSON_COMPRESSION[name]
     return f"compression={literal(name)}"
@@ -99,7 +99,7 @@ def _typed_columns(table: FileTable, scan: str, con: duckdb.DuckDBPyConnection) 
     """`*`, with the catalog's declared `columns` cast to their types."""
     if not table.columns:
         return "*"
-    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}  # noqa: S608
+    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
     _require_declared_columns(table, present)
     casts = ", ".join(f"CAST({quote(c)} AS {t}) AS {quote(c)}" for c, t in table.columns.items())
     return f"* REPLACE ({casts})"
@@ -109,7 +109,8 @@ def _require_declared_columns(table: FileTable, present: set[str] | list[str]) -
     unknown = [c for c in table.columns if c not in present]
     if unknown:
         raise FileReadError(
-            f"columns: {', '.join(unknown)} not found in the file(s); they have: {', '.join(present)}"
+            f"columns: {', '.join(unknown)} not found in the file(s); "
+            f"they have: {', '.join(present)}"
         )
 
 
@@ -145,8 +146,10 @@ def _csv_options(table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPy
 def _header(path: Path, table: FileTable) -> list[str]:
     gz = table.compression == "gzip" or (table.compression == "auto" and path.suffix == ".gz")
     try:
-        raw = gzip.open(path, "rb") if gz else path.open("rb")
-        with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+        with (
+            gzip.open(path, "rb") if gz else path.open("rb") as raw,
+            io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text,
+        ):
             row = next(csv.reader(text, delimiter=table.separator, quotechar=table.quote), [])
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise FileReadError(f"{path}: cannot read the header row: {error}") from None
@@ -163,7 +166,7 @@ def _sniffed_types(
     """Types DuckDB detects under the fixed dialect, or VARCHAR where it cannot tell."""
     try:
         rows = con.execute(
-            f"DESCRIBE SELECT * FROM read_csv({literal(str(files[0]))}, {dialect}, "  # noqa: S608
+            f"DESCRIBE SELECT * FROM read_csv({literal(str(files[0]))}, {dialect}, "
             f"header={str(header).lower()})"
         ).fetchall()
     except duckdb.Error:

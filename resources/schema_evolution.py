@@ -33,7 +33,7 @@ class SchemaPolicyError(Exception):
 
 def columns_of(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
     """Column name → DuckDB type of a table or view (`relation` is already-quoted SQL)."""
-    rows = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()  # noqa: S608
+    rows = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     return {str(name): str(type_) for name, type_, *_ in rows}
 
 
@@ -88,9 +88,7 @@ def reconcile(
         return kept, discarded + [c for c in changes if c.change == "widened"]
     for change in changes:
         if change.change == "added":
-            con.execute(
-                f"ALTER TABLE {target} ADD COLUMN {quote(change.column)} {change.new_type}"
-            )
+            con.execute(f"ALTER TABLE {target} ADD COLUMN {quote(change.column)} {change.new_type}")
         elif change.change == "widened":
             _alter(con, target, change)
     return list(incoming), [c for c in changes if c.change != "removed"]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -28,7 +28,8 @@ from resources.schema_evolution import SchemaChange
 from resources.warehouse_schema import ensure_platform_schema
 from resources.write_dispositions import Lineage, WriteOutcome, WriteSpec, write_batch
 
-StagedData = duckdb.DuckDBPyRelation | pa.Table | pa.RecordBatchReader
+StagedData: TypeAlias = duckdb.DuckDBPyRelation | pa.Table | pa.RecordBatchReader
+_STAGED_TYPES = (duckdb.DuckDBPyRelation, pa.Table, pa.RecordBatchReader)
 STAGED_TABLE = "staged"
 _T = TypeVar("_T")
 
@@ -107,11 +108,13 @@ class Load:
     def stage(self, data: StagedData | Iterable[StagedData]) -> None:
         """Copy a batch (a relation on `self.connection`, Arrow data, or an iterable of those)
         into the staging file. Columns new in a later part are added; missing ones stay null."""
-        parts = [data] if isinstance(data, StagedData) else data  # type: ignore[arg-type,misc]
+        parts = [data] if isinstance(data, _STAGED_TYPES) else data
         for part in parts:
             self._stage_part(part)
 
     def _stage_part(self, part: StagedData) -> None:
+        if isinstance(part, pa.Table | pa.RecordBatchReader) and not part.schema.names:
+            return  # a part with no columns carries no rows either
         view = "__part"
         if isinstance(part, duckdb.DuckDBPyRelation):
             part.create_view(view, replace=True)
@@ -119,16 +122,16 @@ class Load:
             self.connection.register(view, part)
         try:
             if not self._staged:
-                self.connection.execute(f"CREATE TABLE {STAGED_TABLE} AS SELECT * FROM {view}")  # noqa: S608
+                self.connection.execute(f"CREATE TABLE {STAGED_TABLE} AS SELECT * FROM {view}")
                 self._staged = True
                 return
             have = {r[0] for r in self.connection.execute(f"DESCRIBE {STAGED_TABLE}").fetchall()}
-            for name, type_ in self.connection.execute(f"DESCRIBE {view}").fetchall():
+            for name, type_, *_ in self.connection.execute(f"DESCRIBE {view}").fetchall():
                 if name not in have:
                     self.connection.execute(
                         f"ALTER TABLE {STAGED_TABLE} ADD COLUMN {quote(name)} {type_}"
                     )
-            self.connection.execute(f"INSERT INTO {STAGED_TABLE} BY NAME SELECT * FROM {view}")  # noqa: S608
+            self.connection.execute(f"INSERT INTO {STAGED_TABLE} BY NAME SELECT * FROM {view}")
         finally:
             self.connection.unregister(view)
 
@@ -136,7 +139,7 @@ class Load:
     def staged_rows(self) -> int:
         if not self._staged:
             return 0
-        row = self.connection.execute(f"SELECT count(*) FROM {STAGED_TABLE}").fetchone()  # noqa: S608
+        row = self.connection.execute(f"SELECT count(*) FROM {STAGED_TABLE}").fetchone()
         return int(row[0]) if row else 0
 
     def commit(self, spec: WriteSpec, cursor: str | None = None) -> LoadResult:
@@ -150,10 +153,17 @@ class Load:
             lambda con: self._write(con, spec, lineage, cursor), attach=self.staging_path
         )
         return LoadResult(
-            load_id=self.load_id, source=self.source, table=self.table, write=spec.write,
-            rows_in=outcome.rows_in, inserted=outcome.inserted, updated=outcome.updated,
-            deleted=outcome.deleted, bytes=self.bytes_read,
-            seconds=time.perf_counter() - self._started, cursor=cursor,
+            load_id=self.load_id,
+            source=self.source,
+            table=self.table,
+            write=spec.write,
+            rows_in=outcome.rows_in,
+            inserted=outcome.inserted,
+            updated=outcome.updated,
+            deleted=outcome.deleted,
+            bytes=self.bytes_read,
+            seconds=time.perf_counter() - self._started,
+            cursor=cursor,
             schema_changes=outcome.schema_changes,
         )
 
@@ -165,9 +175,20 @@ class Load:
         con.execute(
             "INSERT INTO _tributary.loads VALUES "
             "(?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, ?, ?, ?, ?, NULL)",
-            [self.load_id, self.run_id, self.source, self.table, spec.write, outcome.rows_in,
-             outcome.inserted, outcome.updated, outcome.deleted, self.bytes_read,
-             self.started_at, now],
+            [
+                self.load_id,
+                self.run_id,
+                self.source,
+                self.table,
+                spec.write,
+                outcome.rows_in,
+                outcome.inserted,
+                outcome.updated,
+                outcome.deleted,
+                self.bytes_read,
+                self.started_at,
+                now,
+            ],
         )
         if cursor is not None:
             con.execute(
@@ -177,8 +198,16 @@ class Load:
         for change in outcome.schema_changes:
             con.execute(
                 "INSERT INTO _tributary.schema_changes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [self.load_id, self.source, self.table, change.column, change.change,
-                 change.old_type, change.new_type, now],
+                [
+                    self.load_id,
+                    self.source,
+                    self.table,
+                    change.column,
+                    change.change,
+                    change.old_type,
+                    change.new_type,
+                    now,
+                ],
             )
         return outcome
 
@@ -189,21 +218,33 @@ class Load:
         message = str(error)[:4000]
         self.warehouse.transaction(
             lambda con: con.execute(
-                "INSERT INTO _tributary.loads (load_id, run_id, source, table_name, write, status,"
-                " bytes, started_at, finished_at, error) VALUES (?, ?, ?, ?, '', 'failed', ?, ?, ?, ?)",
-                [self.load_id, self.run_id, self.source, self.table, self.bytes_read,
-                 self.started_at, datetime.now(UTC), message],
+                "INSERT INTO _tributary.loads (load_id, run_id, source, table_name, write,"
+                " status, bytes, started_at, finished_at, error)"
+                " VALUES (?, ?, ?, ?, '', 'failed', ?, ?, ?, ?)",
+                [
+                    self.load_id,
+                    self.run_id,
+                    self.source,
+                    self.table,
+                    self.bytes_read,
+                    self.started_at,
+                    datetime.now(UTC),
+                    message,
+                ],
             )
         )
 
     def discard_staging(self) -> None:
         with contextlib.suppress(duckdb.Error):
             self.connection.close()
-        for path in (self.staging_path, self.staging_path.with_name(self.staging_path.name + ".wal")):
+        for path in (
+            self.staging_path,
+            self.staging_path.with_name(self.staging_path.name + ".wal"),
+        ):
             path.unlink(missing_ok=True)
 
 
-class Warehouse(ConfigurableResource):  # type: ignore[misc]
+class Warehouse(ConfigurableResource):
     """The DuckDB warehouse file: the writer every load goes through, and read-only access."""
 
     path: str = Field(description="The warehouse DuckDB file.")
@@ -242,7 +283,9 @@ class Warehouse(ConfigurableResource):  # type: ignore[misc]
         """Run `work` in one transaction on a read-write connection, one writer at a time."""
         self.file.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.file) + ".lock", timeout=self.lock_timeout_seconds):
-            con = retry_while_locked(lambda: duckdb.connect(str(self.file)), self.lock_timeout_seconds)
+            con = retry_while_locked(
+                lambda: duckdb.connect(str(self.file)), self.lock_timeout_seconds
+            )
             try:
                 if attach is not None:
                     con.execute(f"ATTACH {literal(str(attach))} AS __stage (READ_ONLY)")

@@ -92,8 +92,9 @@ def write_batch(
     elif existing is None:
         outcome = _create(con, spec, batch, incoming, lineage)
     else:
-        columns, changes = reconcile(con, spec.target, _data_columns(existing), incoming,
-                                     spec.schema_policy)
+        columns, changes = reconcile(
+            con, spec.target, _data_columns(existing), incoming, spec.schema_policy
+        )
         write = {"append": _append, "merge": _merge, "scd2": _scd2}[spec.write]
         outcome = write(con, spec, batch, columns, lineage)
         outcome.schema_changes = changes
@@ -109,12 +110,12 @@ def _empty(
     if spec.write != "replace" or existing is None:
         return WriteOutcome()
     deleted = _count(con, spec.target)
-    con.execute(f"DELETE FROM {spec.target}")  # noqa: S608
+    con.execute(f"DELETE FROM {spec.target}")
     return WriteOutcome(deleted=deleted)
 
 
 def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
-    row = con.execute(f"SELECT count(*) FROM {relation}").fetchone()  # noqa: S608
+    row = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
     return int(row[0]) if row else 0
 
 
@@ -140,7 +141,7 @@ def _deduplicated(
     keys = column_list(spec.primary_key)
     any_null = " OR ".join(f"{quote(k)} IS NULL" for k in spec.primary_key)
     row = con.execute(
-        f"SELECT count(*), count(DISTINCT ({keys})), count(*) FILTER (WHERE {any_null}) "  # noqa: S608
+        f"SELECT count(*), count(DISTINCT ({keys})), count(*) FILTER (WHERE {any_null}) "
         f"FROM {batch}"
     ).fetchone()
     assert row is not None
@@ -151,7 +152,7 @@ def _deduplicated(
         return batch
     order = f"{quote(spec.order_by)} DESC NULLS LAST, " if spec.order_by else ""
     con.execute(
-        f"CREATE TEMP TABLE __latest AS SELECT * FROM {batch} "  # noqa: S608
+        f"CREATE TEMP TABLE __latest AS SELECT * FROM {batch} "
         f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}rowid DESC) = 1"
     )
     return "temp.main.__latest"
@@ -166,10 +167,12 @@ def _create(
 ) -> WriteOutcome:
     validity = ""
     if spec.write == "scd2":
-        validity = f"{literal(lineage.loaded_at.isoformat())}::TIMESTAMPTZ AS _valid_from, " \
-                   "NULL::TIMESTAMPTZ AS _valid_to, "
+        validity = (
+            f"{literal(lineage.loaded_at.isoformat())}::TIMESTAMPTZ AS _valid_from, "
+            "NULL::TIMESTAMPTZ AS _valid_to, "
+        )
     con.execute(
-        f"CREATE TABLE {spec.target} AS SELECT {column_list(incoming)}, {validity}"  # noqa: S608
+        f"CREATE TABLE {spec.target} AS SELECT {column_list(incoming)}, {validity}"
         f"{lineage.select_sql()} FROM {batch}"
     )
     return WriteOutcome(inserted=_count(con, batch))
@@ -194,11 +197,14 @@ def _replace(
             raise SchemaPolicyError(f"schema_policy is freeze and the batch differs: {listing}")
         if spec.schema_policy == "discard_columns":
             columns = [c for c in incoming if c in old]
-            changes = [SchemaChange(c.column, "discarded", None, c.new_type)
-                       for c in changes if c.change == "added"]
+            changes = [
+                SchemaChange(c.column, "discarded", None, c.new_type)
+                for c in changes
+                if c.change == "added"
+            ]
         deleted = _count(con, spec.target)
     con.execute(
-        f"CREATE OR REPLACE TABLE {spec.target} AS SELECT {column_list(columns)}, "  # noqa: S608
+        f"CREATE OR REPLACE TABLE {spec.target} AS SELECT {column_list(columns)}, "
         f"{lineage.select_sql()} FROM {batch}"
     )
     return WriteOutcome(inserted=_count(con, spec.target), deleted=deleted, schema_changes=changes)
@@ -212,7 +218,7 @@ def _append(
     lineage: Lineage,
 ) -> WriteOutcome:
     con.execute(
-        f"INSERT INTO {spec.target} BY NAME SELECT {column_list(columns)}, "  # noqa: S608
+        f"INSERT INTO {spec.target} BY NAME SELECT {column_list(columns)}, "
         f"{lineage.select_sql()} FROM {batch}"
     )
     return WriteOutcome(inserted=_count(con, batch))
@@ -223,8 +229,9 @@ def _key_match(left: str, right: str, keys: Sequence[str]) -> str:
 
 
 def _same_values(left: str, right: str, columns: Sequence[str]) -> str:
-    return " AND ".join(f"{left}.{quote(c)} IS NOT DISTINCT FROM {right}.{quote(c)}"
-                        for c in columns)
+    return " AND ".join(
+        f"{left}.{quote(c)} IS NOT DISTINCT FROM {right}.{quote(c)}" for c in columns
+    )
 
 
 def _changed_rows(
@@ -241,7 +248,7 @@ def _changed_rows(
     """
     current = " AND t._valid_to IS NULL" if current_only else ""
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __changed AS "  # noqa: S608
+        f"CREATE OR REPLACE TEMP TABLE __changed AS "
         f"SELECT b.*, t.{quote(spec.primary_key[0])} IS NOT NULL AS __exists "
         f"FROM (SELECT {column_list(columns)} FROM {batch}) b "
         f"LEFT JOIN {spec.target} t ON {_key_match('t', 'b', spec.primary_key)}{current} "
@@ -266,12 +273,12 @@ def _merge(
     inserted, updated = _changed_rows(con, spec, batch, columns, current_only=False)
     if updated:
         con.execute(
-            f"DELETE FROM {spec.target} t USING temp.main.__changed c "  # noqa: S608
+            f"DELETE FROM {spec.target} t USING temp.main.__changed c "
             f"WHERE c.__exists AND {_key_match('t', 'c', spec.primary_key)}"
         )
     if inserted or updated:
         con.execute(
-            f"INSERT INTO {spec.target} BY NAME SELECT {column_list(columns)}, "  # noqa: S608
+            f"INSERT INTO {spec.target} BY NAME SELECT {column_list(columns)}, "
             f"{lineage.select_sql()} FROM temp.main.__changed"
         )
     return WriteOutcome(inserted=inserted, updated=updated)
@@ -290,13 +297,13 @@ def _scd2(
     inserted, updated = _changed_rows(con, spec, batch, columns, current_only=True)
     keys = column_list(spec.primary_key)
     closed = con.execute(
-        f"UPDATE {spec.target} t SET _valid_to = {at} "  # noqa: S608
+        f"UPDATE {spec.target} t SET _valid_to = {at} "
         f"WHERE t._valid_to IS NULL AND (({keys}) IN (SELECT ({keys}) FROM temp.main.__changed "
         f"WHERE __exists) OR ({keys}) NOT IN (SELECT ({keys}) FROM {batch}))"
     ).fetchone()
     closed_count = int(closed[0]) if closed else 0
     con.execute(
-        f"INSERT INTO {spec.target} BY NAME SELECT {column_list(columns)}, "  # noqa: S608
+        f"INSERT INTO {spec.target} BY NAME SELECT {column_list(columns)}, "
         f"{at} AS _valid_from, NULL::TIMESTAMPTZ AS _valid_to, {lineage.select_sql()} "
         f"FROM temp.main.__changed"
     )

@@ -43,7 +43,9 @@ def _duration(value: Any) -> timedelta:
         return timedelta(seconds=value)
     if isinstance(value, str) and (match := _DURATION.match(value)):
         return timedelta(seconds=float(match.group(1)) * _SECONDS[match.group(2)])
-    raise ValueError(f"{value!r} is not a duration: write e.g. 30s, 15m, 2h, 1d or a number of seconds")
+    raise ValueError(
+        f"{value!r} is not a duration: write e.g. 30s, 15m, 2h, 1d or a number of seconds"
+    )
 
 
 def _cron(value: str) -> str:
@@ -150,11 +152,13 @@ class SourceConfig(CatalogModel):
     schedule: Cron | None = None
     timezone: TimeZone = "UTC"
     freshness: Freshness | None = None
-    tables: tuple[TableConfig, ...] = Field(min_length=1)
+    tables: tuple[TableConfig, ...]
 
     @field_validator("tables")
     @classmethod
     def _unique_table_names(cls, tables: tuple[TableConfig, ...]) -> tuple[TableConfig, ...]:
+        if not tables:
+            raise ValueError("a source needs at least one table")
         seen: set[str] = set()
         for table in tables:
             if table.name in seen:

@@ -17,7 +17,9 @@ class MissingVariableError(ValueError):
 def references(text: str) -> list[str]:
     """Names of the variables `text` refers to; raises on a malformed `${...}`."""
     if _MALFORMED.search(text):
-        raise ValueError(f"malformed variable reference in {text!r}: use ${{NAME}} or ${{NAME:-default}}")
+        raise ValueError(
+            f"malformed variable reference in {text!r}: use ${{NAME}} or ${{NAME:-default}}"
+        )
     return [m.group("name") for m in _REFERENCE.finditer(text)]
 
 

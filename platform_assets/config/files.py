@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from platform_assets.config.base import CatalogModel, Identifier, SourceConfig, TableConfig
+from platform_assets.config.base import Identifier, SourceConfig, TableConfig
 
 FileFormat = Literal["csv", "tsv", "json", "jsonl", "parquet"]
 Compression = Literal["auto", "gzip", "none"]
@@ -85,7 +85,7 @@ class FileTable(TableConfig):
 
 class FilesSource(SourceConfig):
     kind: Literal["files"]
-    tables: tuple[FileTable, ...] = Field(min_length=1)
+    tables: tuple[FileTable, ...]
     trigger: Literal["schedule", "on_arrival"] = "schedule"
 
 

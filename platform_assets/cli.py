@@ -1,0 +1,180 @@
+"""`tributary`: list, validate and run the catalog's sources, and query the warehouse."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from tabulate import tabulate
+
+from platform_assets import settings
+from platform_assets.catalog import Catalog, CatalogError
+from platform_assets.config.base import SourceConfig
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Tributary: external data into a DuckDB warehouse, declared in a YAML catalog.",
+)
+
+
+def main() -> None:
+    app()
+
+
+def _catalog() -> Catalog:
+    from platform_assets.platform import load_platform_catalog
+
+    try:
+        return load_platform_catalog()
+    except CatalogError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+
+
+def _ensure_dagster_home() -> Path:
+    """Runs are recorded in `DAGSTER_HOME` (default `.dagster/`), where the UI finds them."""
+    home = settings.dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    return home
+
+
+@app.command()
+def sources() -> None:
+    """List the catalog's sources: kind, tables, tags and schedule."""
+    rows = [
+        [s.name, s.kind, ", ".join(t.name for t in s.tables), _tags(s), _schedule(s)]
+        for s in _catalog().sources
+    ]
+    typer.echo(tabulate(rows, headers=["source", "kind", "tables", "tags", "schedule"]))
+
+
+def _tags(source: SourceConfig) -> str:
+    return ", ".join(f"{k}={v}" if v else k for k, v in source.tags.items())
+
+
+def _schedule(source: SourceConfig) -> str:
+    if not source.schedule:
+        return "-"
+    return f"{source.schedule} ({source.timezone})"
+
+
+@app.command()
+def validate() -> None:
+    """Check every catalog file and the Dagster definitions built from them."""
+    from dagster import Definitions
+
+    from platform_assets.platform import build_definitions
+
+    catalog = _catalog()
+    try:
+        Definitions.validate_loadable(build_definitions(catalog))
+    except Exception as error:  # any definition error is reported, not raised
+        typer.echo(f"invalid definitions: {error}", err=True)
+        raise typer.Exit(1) from None
+    tables = sum(len(s.tables) for s in catalog.sources)
+    typer.echo(
+        f"catalog {catalog.directory}: {len(catalog.sources)} sources, {tables} tables, valid"
+    )
+
+
+def select_sources(
+    catalog: Catalog, names: Sequence[str], tags: Sequence[str], everything: bool
+) -> list[SourceConfig]:
+    """Sources named with --source or carrying a --tag (`key` or `key=value`); all with --all."""
+    if everything:
+        return list(catalog.sources)
+    known = {s.name for s in catalog.sources}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise typer.BadParameter(f"no source named {', '.join(unknown)}", param_hint="--source")
+
+    def tagged(source: SourceConfig) -> bool:
+        for tag in tags:
+            key, _, value = tag.partition("=")
+            if key in source.tags and (not value or source.tags[key] == value):
+                return True
+        return False
+
+    return [s for s in catalog.sources if s.name in names or tagged(s)]
+
+
+@app.command()
+def run(
+    source: Annotated[list[str], typer.Option("--source", "-s", help="A source to run.")] = [],  # noqa: B006
+    tag: Annotated[list[str], typer.Option("--tag", "-t", help="Run sources with this tag.")] = [],  # noqa: B006
+    all_sources: Annotated[bool, typer.Option("--all", help="Run every source.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Dagster's log.")] = False,
+) -> None:
+    """Materialize sources through Dagster; exits non-zero if any table fails."""
+    if not (source or tag or all_sources):
+        raise typer.BadParameter("choose sources with --source, --tag or --all")
+    catalog = _catalog()
+    chosen = select_sources(catalog, source, tag, all_sources)
+    if not chosen:
+        typer.echo("no source matches the selection", err=True)
+        raise typer.Exit(1)
+    _ensure_dagster_home()
+
+    from platform_assets.runner import run_sources
+
+    started = time.perf_counter()
+    report = run_sources(catalog, chosen, log_level="DEBUG" if verbose else "WARNING")
+    typer.echo(tabulate(report.rows(), headers=report.headers()))
+    typer.echo(f"\n{report.summary()} in {time.perf_counter() - started:.1f}s")
+    for failure in report.failures:
+        typer.echo(f"FAILED {failure}", err=True)
+    if report.failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run against the warehouse (read-only).")],
+    output: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+) -> None:
+    """Query the warehouse on a read-only connection (waits while a load commits)."""
+    import duckdb
+
+    from platform_assets.platform import default_warehouse
+
+    warehouse = default_warehouse()
+    if not warehouse.file.exists():
+        typer.echo(f"no warehouse at {warehouse.file}: run `tributary run --all` first", err=True)
+        raise typer.Exit(1)
+    try:
+        with warehouse.read_only() as con:
+            cursor = con.execute(sql)
+            headers = [d[0] for d in cursor.description or []]
+            rows = cursor.fetchall()
+    except duckdb.Error as error:
+        typer.echo(f"query failed: {error}", err=True)
+        raise typer.Exit(1) from None
+    _print_rows(headers, rows, output)
+
+
+def _print_rows(headers: list[str], rows: list[tuple[Any, ...]], output: str) -> None:
+    if output == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(headers)
+        writer.writerows(rows)
+    elif output == "json":
+        typer.echo(json.dumps([dict(zip(headers, r, strict=True)) for r in rows], default=str))
+    else:
+        typer.echo(tabulate(rows, headers=headers))
+        typer.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+if __name__ == "__main__":
+    main()

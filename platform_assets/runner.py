@@ -1,0 +1,79 @@
+"""Run sources through Dagster in this process, recorded in the Dagster instance, and report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dagster import AssetKey, DagsterEventType, DagsterInstance, ExecuteInProcessResult
+
+from platform_assets.catalog import Catalog
+from platform_assets.config.base import SourceConfig
+from platform_assets.platform import build_definitions
+
+
+@dataclass
+class RunReport:
+    """What one run materialized, table by table, and what failed."""
+
+    run_id: str
+    success: bool
+    tables: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @staticmethod
+    def headers() -> list[str]:
+        return ["table", "rows in", "inserted", "updated", "deleted", "seconds"]
+
+    def rows(self) -> list[list[Any]]:
+        return [
+            [
+                t["table"],
+                t.get("rows_in"),
+                t.get("rows_inserted"),
+                t.get("rows_updated"),
+                t.get("rows_deleted"),
+                t.get("seconds"),
+            ]
+            for t in self.tables
+        ]
+
+    def summary(self) -> str:
+        rows = sum(int(t.get("rows_in") or 0) for t in self.tables)
+        state = "succeeded" if self.success else "FAILED"
+        return f"run {self.run_id} {state}: {len(self.tables)} tables, {rows} rows"
+
+
+def run_sources(
+    catalog: Catalog,
+    sources: Sequence[SourceConfig],
+    instance: DagsterInstance | None = None,
+    resources: dict[str, Any] | None = None,
+    log_level: str = "WARNING",
+) -> RunReport:
+    defs = build_definitions(catalog, resources)
+    keys = [AssetKey([s.name, t.name]) for s in sources for t in s.tables]
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance or DagsterInstance.get(),
+        asset_selection=keys,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
+    return report_of(result)
+
+
+def report_of(result: ExecuteInProcessResult) -> RunReport:
+    report = RunReport(run_id=result.run_id, success=result.success)
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.step_materialization_data.materialization
+            values = {k: v.value for k, v in materialization.metadata.items()}
+            report.tables.append({"table": ".".join(materialization.asset_key.path), **values})
+        elif event.event_type == DagsterEventType.STEP_FAILURE and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            cause = error.cause.message if error.cause else ""
+            message = error.message.strip().splitlines()[0] if error.message else cause
+            report.failures.append(f"{event.step_key}: {message}")
+    return report

@@ -1,0 +1,95 @@
+"""Shared fixtures: a project folder in `tmp_path` with its own catalog, samples and warehouse."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from dagster import DagsterInstance
+
+from platform_assets.catalog import Catalog
+from platform_assets.platform import load_platform_catalog
+from platform_assets.runner import RunReport, run_sources
+from resources.files import FileReader
+from resources.warehouse import Warehouse
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Project:
+    """A throwaway Tributary project: catalog files, input files and a warehouse under one root."""
+
+    root: Path
+    instance: DagsterInstance
+
+    @property
+    def catalog_dir(self) -> Path:
+        return self.root / "catalog"
+
+    @property
+    def warehouse(self) -> Warehouse:
+        return Warehouse(
+            path=str(self.root / "warehouse.duckdb"), staging_dir=str(self.root / ".staging")
+        )
+
+    def source(self, name: str, yaml_text: str) -> Path:
+        """Write `catalog/<name>.yaml`."""
+        self.catalog_dir.mkdir(exist_ok=True)
+        path = self.catalog_dir / f"{name}.yaml"
+        path.write_text(textwrap.dedent(yaml_text), encoding="utf-8")
+        return path
+
+    def file(self, relative: str, content: str | bytes) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
+        return path
+
+    def catalog(self) -> Catalog:
+        return load_platform_catalog(self.catalog_dir)
+
+    def resources(self) -> dict[str, Any]:
+        return {"warehouse": self.warehouse, "files": FileReader(root=str(self.root))}
+
+    def run(self, *sources: str) -> RunReport:
+        """Materialize the named sources (all when none) through Dagster."""
+        catalog = self.catalog()
+        chosen = [s for s in catalog.sources if not sources or s.name in sources]
+        return run_sources(catalog, chosen, instance=self.instance, resources=self.resources())
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(self.root / "warehouse.duckdb"), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+    def scalar(self, sql: str) -> Any:
+        return self.query(sql)[0][0]
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    with DagsterInstance.ephemeral() as ephemeral:
+        yield ephemeral
+
+
+@pytest.fixture
+def project(tmp_path: Path, instance: DagsterInstance) -> Project:
+    return Project(root=tmp_path, instance=instance)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    return Warehouse(
+        path=str(tmp_path / "warehouse.duckdb"), staging_dir=str(tmp_path / ".staging")
+    )
+
+
+Runner = Callable[..., RunReport]

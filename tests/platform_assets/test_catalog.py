@@ -1,0 +1,182 @@
+"""The catalog: YAML files become typed sources, and every mistake is named by file and field."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from platform_assets.catalog import CatalogError
+from platform_assets.config.files import FilesSource
+from tests.conftest import Project
+
+ORDERS = """
+    name: shop
+    kind: files
+    owner: team:commerce
+    tags: {domain: orders}
+    schedule: "0 6 * * *"
+    freshness: {warn_after: 2h, fail_after: 6h}
+    tables:
+      - name: orders
+        path: data/orders.csv
+        primary_key: order_id
+        write: merge
+"""
+
+
+def problems_of(project: Project) -> list[str]:
+    with pytest.raises(CatalogError) as caught:
+        project.catalog()
+    return caught.value.problems
+
+
+def test_a_source_file_becomes_a_typed_source(project: Project) -> None:
+    project.source("shop", ORDERS)
+
+    (source,) = project.catalog().sources
+
+    assert isinstance(source, FilesSource)
+    assert source.owner == "team:commerce"
+    assert source.freshness is not None
+    assert source.freshness.warn_after == timedelta(hours=2)
+    table = source.tables[0]
+    assert (table.name, table.format, table.primary_key, table.write) == (
+        "orders",
+        "csv",
+        ("order_id",),
+        "merge",
+    )
+
+
+def test_environment_variables_are_interpolated_with_defaults(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOP_DIR", "exports")
+    project.source(
+        "shop",
+        """
+        name: shop
+        kind: files
+        description: "from ${SHOP_DIR}, owner ${SHOP_OWNER:-nobody}"
+        tables:
+          - {name: orders, path: "${SHOP_DIR}/orders.csv"}
+    """,
+    )
+
+    (source,) = project.catalog().sources
+
+    assert source.description == "from exports, owner nobody"
+    assert source.tables[0].path == "exports/orders.csv"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        pytest.param(
+            ORDERS.replace("path: data/orders.csv", "path: data/orders.csv\n        format: xlsx"),
+            "catalog/shop.yaml: tables[0].format: must be one of csv, tsv, json, jsonl, parquet",
+            id="bad format",
+        ),
+        pytest.param(
+            ORDERS.replace("owner: team:commerce", "owner: team:commerce\n    colour: blue"),
+            "catalog/shop.yaml: colour: unknown key",
+            id="unknown key",
+        ),
+        pytest.param(
+            ORDERS.replace("primary_key: order_id", "primary_key: order_id\n        sep: ';'"),
+            "catalog/shop.yaml: tables[0].sep: unknown key",
+            id="unknown table key",
+        ),
+        pytest.param(
+            ORDERS.replace("name: orders", "name: Orders-2024"),
+            "catalog/shop.yaml: tables[0].name: 'Orders-2024' is not a valid name",
+            id="bad identifier",
+        ),
+        pytest.param(
+            ORDERS.replace('"0 6 * * *"', '"61 * * * *"'),
+            "catalog/shop.yaml: schedule: '61 * * * *' is not a valid cron string",
+            id="bad cron",
+        ),
+        pytest.param(
+            ORDERS.replace("kind: files", "kind: ftp"),
+            "catalog/shop.yaml: kind: 'ftp' is not a known kind; must be one of files",
+            id="unknown kind",
+        ),
+        pytest.param(
+            ORDERS.replace("        primary_key: order_id\n", ""),
+            "catalog/shop.yaml: tables[0]: write: merge needs a primary_key",
+            id="merge without key",
+        ),
+        pytest.param(
+            ORDERS.replace("fail_after: 6h", "fail_after: soon"),
+            "catalog/shop.yaml: freshness.fail_after: 'soon' is not a duration",
+            id="bad duration",
+        ),
+        pytest.param(
+            ORDERS.replace("tables:", "timezone: Mars/Olympus\n    tables:"),
+            "catalog/shop.yaml: timezone: 'Mars/Olympus' is not a known IANA time zone",
+            id="bad timezone",
+        ),
+        pytest.param(
+            ORDERS.replace("path: data/orders.csv", "path: ${SHOP_EXPORT_DIR}/orders.csv"),
+            "catalog/shop.yaml: tables[0].path: environment variable SHOP_EXPORT_DIR is not set",
+            id="missing variable",
+        ),
+        pytest.param(
+            ORDERS.replace("path: data/orders.csv", "path: data/orders.xyz"),
+            "catalog/shop.yaml: tables[0]: cannot tell the format of 'data/orders.xyz'",
+            id="format not inferable",
+        ),
+        pytest.param(
+            ORDERS.replace("write: merge", "write: merge\n        columns: {total: MONEY}"),
+            "catalog/shop.yaml: tables[0].columns.total: 'MONEY' is not a column type",
+            id="bad column type",
+        ),
+        pytest.param(
+            "name: shop\nkind: files\ntables: [\n",
+            "catalog/shop.yaml: line 4, column 1: invalid YAML",
+            id="broken yaml",
+        ),
+    ],
+)
+def test_catalog_errors_name_the_file_and_field(
+    project: Project, yaml_text: str, expected: str
+) -> None:
+    project.source("shop", yaml_text)
+
+    problems = problems_of(project)
+
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_a_table_declared_twice_is_rejected(project: Project) -> None:
+    project.source("shop", ORDERS + "      - {name: orders, path: data/more.csv}\n")
+
+    assert problems_of(project) == ["catalog/shop.yaml: tables: table 'orders' is declared twice"]
+
+
+def test_a_source_declared_in_two_files_is_rejected(project: Project) -> None:
+    project.source("shop", ORDERS)
+    project.source("shop_copy", ORDERS)
+
+    assert problems_of(project) == [
+        "catalog/shop_copy.yaml: name: source 'shop' is already declared in catalog/shop.yaml"
+    ]
+
+
+def test_every_broken_file_is_reported_at_once(project: Project) -> None:
+    project.source("a", ORDERS.replace("name: shop", "name: a").replace("merge", "upsert"))
+    project.source("b", ORDERS.replace("name: shop", "name: b").replace("team:commerce", "bob"))
+
+    problems = problems_of(project)
+
+    assert [p.split(":")[0] for p in problems] == ["catalog/a.yaml", "catalog/b.yaml"]
+    assert "must be one of append, replace, merge, scd2" in problems[0]
+    assert "is not an owner" in problems[1]
+
+
+def test_an_empty_catalog_directory_is_an_error(project: Project) -> None:
+    project.catalog_dir.mkdir()
+
+    assert problems_of(project) == [f"{project.catalog_dir}: no *.yaml source files"]

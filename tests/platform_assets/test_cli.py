@@ -1,0 +1,107 @@
+"""The `tributary` command, run as a user would against a project in tmp_path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from platform_assets.cli import app
+from tests.conftest import Project
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_project(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
+    monkeypatch.setenv("TRIBUTARY_ROOT", str(project.root))
+    monkeypatch.setenv("TRIBUTARY_CATALOG", str(project.catalog_dir))
+    monkeypatch.setenv("TRIBUTARY_WAREHOUSE", str(project.root / "warehouse.duckdb"))
+    monkeypatch.setenv("DAGSTER_HOME", str(project.root / ".dagster"))
+    project.file("in/customers.csv", "id,name\n1,Ada\n2,Ben\n")
+    project.file("in/orders.csv", "id,customer_id\n10,1\n")
+    project.source(
+        "crm",
+        """
+        name: crm
+        kind: files
+        tags: {domain: customers}
+        schedule: "0 5 * * *"
+        tables: [{name: customers, path: in/customers.csv}]
+    """,
+    )
+    project.source(
+        "shop",
+        """
+        name: shop
+        kind: files
+        tags: {domain: orders}
+        tables: [{name: orders, path: in/orders.csv}]
+    """,
+    )
+    return project
+
+
+def test_sources_lists_kind_tables_tags_and_schedule(cli_project: Project) -> None:
+    result = runner.invoke(app, ["sources"])
+
+    assert result.exit_code == 0
+    crm_line = next(line for line in result.output.splitlines() if line.startswith("crm"))
+    assert crm_line.split() == [
+        "crm",
+        "files",
+        "customers",
+        "domain=customers",
+        "0",
+        "5",
+        "*",
+        "*",
+        "*",
+        "(UTC)",
+    ]
+
+
+def test_validate_exits_1_with_the_list_of_errors(cli_project: Project) -> None:
+    cli_project.source(
+        "broken", "name: broken\nkind: files\ntables: [{name: x, path: a.csv, write: upsert}]\n"
+    )
+
+    result = runner.invoke(app, ["validate"])
+
+    assert result.exit_code == 1
+    assert "catalog/broken.yaml: tables[0].write: must be one of" in result.output
+
+
+def test_run_selects_by_source_or_tag_and_query_reads_the_result(cli_project: Project) -> None:
+    result = runner.invoke(app, ["run", "--tag", "domain=customers"])
+
+    assert result.exit_code == 0, result.output
+    assert "crm.customers" in result.output and "shop.orders" not in result.output
+    assert (cli_project.root / ".dagster").is_dir()
+
+    result = runner.invoke(
+        app, ["query", "SELECT id, name FROM crm.customers ORDER BY id", "--format", "json"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [{"id": 1, "name": "Ada"}, {"id": 2, "name": "Ben"}]
+
+
+def test_run_exits_non_zero_when_a_table_fails(cli_project: Project) -> None:
+    cli_project.file("in/orders.csv", "id,customer_id\n10,1,extra\n11,2\n")
+
+    result = runner.invoke(app, ["run", "--all"])
+
+    assert result.exit_code == 1
+    assert "FAILED" in result.output and "source 'shop', table 'orders'" in result.output
+
+
+def test_query_is_read_only(cli_project: Project) -> None:
+    runner.invoke(app, ["run", "--source", "crm"])
+
+    result = runner.invoke(app, ["query", "DROP TABLE crm.customers"])
+
+    assert result.exit_code == 1
+    assert "read-only" in result.output
+    assert cli_project.scalar("SELECT count(*) FROM crm.customers") == 2

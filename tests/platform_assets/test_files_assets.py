@@ -1,0 +1,238 @@
+"""File sources through Dagster: every format lands, and a bad file changes nothing."""
+
+from __future__ import annotations
+
+import gzip
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import Project
+
+CUSTOMERS_CSV = """
+    id,name,amount
+    1,Ada,1.50
+    2,Ben,2.25
+    3,Chloe,
+"""
+
+
+def test_csv_lands_with_lineage_columns(project: Project) -> None:
+    project.file("in/customers.csv", CUSTOMERS_CSV)
+    project.source(
+        "crm",
+        """
+        name: crm
+        kind: files
+        tables: [{name: customers, path: in/customers.csv}]
+    """,
+    )
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.query("SELECT id, name, amount FROM crm.customers ORDER BY id") == [
+        (1, "Ada", 1.5),
+        (2, "Ben", 2.25),
+        (3, "Chloe", None),
+    ]
+    load_id, source, source_file = project.query(
+        "SELECT DISTINCT _load_id, _source, _source_file FROM crm.customers"
+    )[0]
+    assert (source, source_file) == ("crm", "in/customers.csv")
+    assert (
+        project.scalar(
+            f"SELECT rows_in FROM _tributary.loads WHERE load_id = '{load_id}' "
+            "AND status = 'succeeded'"
+        )
+        == 3
+    )
+
+
+def test_every_format_lands(project: Project) -> None:
+    project.file("in/a.tsv", "id\tword\n1\tone\n2\ttwo\n")
+    project.file("in/b.json", '[{"id": 1, "tags": ["x"]}, {"id": 2, "tags": []}]')
+    project.file("in/c.jsonl", '{"id": 1, "v": {"k": 1}}\n{"id": 2, "v": {"k": 2}}\n')
+    pq.write_table(
+        pa.table({"id": [1, 2, 3], "price": [1.0, 2.0, 3.0]}), project.root / "in/d.parquet"
+    )
+    project.file("in/e.csv.gz", gzip.compress(b"id;label\n1;NA\n2;b\n"))
+    project.source(
+        "mixed",
+        """
+        name: mixed
+        kind: files
+        tables:
+          - {name: tsv, path: in/a.tsv}
+          - {name: json_array, path: in/b.json}
+          - {name: json_lines, path: in/c.jsonl}
+          - {name: parquet, path: in/d.parquet}
+          - {name: gzipped, path: in/e.csv.gz, delimiter: ";", null_strings: [NA],
+             columns: {id: INTEGER}}
+    """,
+    )
+
+    report = project.run()
+
+    assert report.success, report.failures
+    counts = {t["table"]: t["rows_in"] for t in report.tables}
+    assert counts == {
+        "mixed.tsv": 2,
+        "mixed.json_array": 2,
+        "mixed.json_lines": 2,
+        "mixed.parquet": 3,
+        "mixed.gzipped": 2,
+    }
+    assert project.query("SELECT id, label FROM mixed.gzipped ORDER BY id") == [(1, None), (2, "b")]
+    assert project.scalar("SELECT typeof(id) FROM mixed.gzipped LIMIT 1") == "INTEGER"
+    assert project.scalar("SELECT v.k FROM mixed.json_lines WHERE id = 2") == 2
+
+
+def test_a_glob_of_files_is_one_table_with_the_source_file(project: Project) -> None:
+    project.file("in/orders-01.csv", "id,total\n1,10\n2,20\n")
+    project.file("in/orders-02.csv", "id,total\n3,30\n")
+    project.source(
+        "shop",
+        """
+        name: shop
+        kind: files
+        tables: [{name: orders, path: "in/orders-*.csv"}]
+    """,
+    )
+
+    assert project.run().success
+
+    assert project.query(
+        "SELECT _source_file, count(*) FROM shop.orders GROUP BY 1 ORDER BY 1"
+    ) == [("in/orders-01.csv", 2), ("in/orders-02.csv", 1)]
+
+
+def first_load(project: Project) -> None:
+    project.file("in/customers.csv", CUSTOMERS_CSV)
+    project.source(
+        "crm",
+        """
+        name: crm
+        kind: files
+        tables: [{name: customers, path: in/customers.csv, columns: {amount: DOUBLE}}]
+    """,
+    )
+    assert project.run().success
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(
+            "id,name,amount\n1,Ada,1.5\n2,Ben,2.5,9\n",
+            ["CSV Error on Line: 3", "Expected Number of Columns: 3 Found: 4"],
+            id="wrong column count",
+        ),
+        pytest.param(
+            "id,name,amount\n1,Ada,1.5\n2,Ben,lots\n",
+            ["CSV Error on Line: 3", 'Could not convert string "lots"'],
+            id="bad type",
+        ),
+    ],
+)
+def test_a_malformed_csv_fails_naming_source_file_and_line_and_keeps_the_table(
+    project: Project, content: str, message: list[str]
+) -> None:
+    first_load(project)
+    before = project.query("SELECT * FROM crm.customers ORDER BY id")
+    project.file("in/customers.csv", content)
+
+    report = project.run()
+
+    assert not report.success
+    (failure,) = report.failures
+    assert "source 'crm', table 'customers'" in failure
+    details = project.scalar("SELECT error FROM _tributary.loads WHERE status = 'failed'")
+    assert "customers.csv" in details
+    for fragment in message:
+        assert fragment in details
+    assert project.query("SELECT * FROM crm.customers ORDER BY id") == before
+
+
+def test_broken_json_lines_fail_naming_file_and_line(project: Project) -> None:
+    project.file("in/events.jsonl", '{"id": 1}\n{"id": 2\n{"id": 3}\n')
+    project.source(
+        "app",
+        """
+        name: app
+        kind: files
+        tables: [{name: events, path: in/events.jsonl}]
+    """,
+    )
+
+    report = project.run()
+
+    assert not report.success
+    error = project.scalar("SELECT error FROM _tributary.loads WHERE status = 'failed'")
+    assert error.startswith("source 'app', table 'events': ")
+    assert (
+        'Malformed JSON in file "' in error and "events.jsonl" in error and "in line 3" in error
+    )  # where the unclosed record meets the next
+    assert (
+        project.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'app'")
+        == 0
+    )
+
+
+@pytest.mark.parametrize("path", ["in/missing.csv", "in/none-*.csv"])
+def test_a_missing_file_or_empty_glob_is_an_error_not_an_empty_table(
+    project: Project, path: str
+) -> None:
+    first_load(project)
+    project.source(
+        "crm",
+        f"""
+        name: crm
+        kind: files
+        tables: [{{name: customers, path: "{path}"}}]
+    """,
+    )
+
+    report = project.run()
+
+    assert not report.success
+    assert f"no file matches '{path}'" in report.failures[0]
+    assert project.scalar("SELECT count(*) FROM crm.customers") == 3
+
+
+def test_a_declared_column_missing_from_the_file_is_named(project: Project) -> None:
+    project.file("in/customers.csv", CUSTOMERS_CSV)
+    project.source(
+        "crm",
+        """
+        name: crm
+        kind: files
+        tables: [{name: customers, path: in/customers.csv, columns: {price: DOUBLE}}]
+    """,
+    )
+
+    report = project.run()
+
+    assert "columns: price not found in the file(s)" in report.failures[0]
+
+
+def test_running_twice_gives_the_same_table(project: Project) -> None:
+    project.file("in/customers.csv", CUSTOMERS_CSV)
+    project.source(
+        "crm",
+        """
+        name: crm
+        kind: files
+        tables: [{name: customers, path: in/customers.csv, primary_key: id, write: merge}]
+    """,
+    )
+    project.run()
+    first = project.query("SELECT * EXCLUDE (_load_id, _loaded_at) FROM crm.customers ORDER BY id")
+
+    report = project.run()
+
+    assert report.tables[0]["rows_inserted"] == 0
+    assert report.tables[0]["rows_updated"] == 0
+    second = project.query("SELECT * EXCLUDE (_load_id, _loaded_at) FROM crm.customers ORDER BY id")
+    assert second == first
