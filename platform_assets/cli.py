@@ -115,6 +115,10 @@ def run(
     source: Annotated[list[str], typer.Option("--source", "-s", help="A source to run.")] = [],  # noqa: B006
     tag: Annotated[list[str], typer.Option("--tag", "-t", help="Run sources with this tag.")] = [],  # noqa: B006
     all_sources: Annotated[bool, typer.Option("--all", help="Run every source.")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(help="Sources run in parallel, each in its own process (1: in this one)."),
+    ] = 1,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Dagster's log.")] = False,
 ) -> None:
     """Materialize sources through Dagster; exits non-zero if any table fails."""
@@ -130,7 +134,12 @@ def run(
     from platform_assets.runner import run_sources
 
     started = time.perf_counter()
-    report = run_sources(catalog, chosen, log_level="DEBUG" if verbose else "WARNING")
+    report = run_sources(
+        catalog,
+        chosen,
+        log_level="DEBUG" if verbose else "WARNING",
+        workers=workers if len(chosen) > 1 else 1,
+    )
     typer.echo(tabulate(report.rows(), headers=report.headers()))
     typer.echo(f"\n{report.summary()} in {time.perf_counter() - started:.1f}s")
     for failure in report.failures:

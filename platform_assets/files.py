@@ -16,9 +16,9 @@ def _extract(reader: FileReader, _source: SourceConfig, table: TableConfig) -> E
     assert isinstance(table, FileTable)
 
     def stage(load: Load) -> None:
-        batch = reader.read(table, load.connection)
-        load.bytes_read = batch.bytes
-        load.stage(batch.relation)
+        scan = reader.scan(table)
+        load.bytes_read = scan.bytes
+        load.scan(scan.sql)
 
     return stage
 

@@ -6,12 +6,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import Definitions
+from dagster import AssetSelection, Definitions, define_asset_job
 
 from platform_assets import settings
 from platform_assets.catalog import Catalog, load_catalog
 from platform_assets.kinds import SourceKind, config_models, registered_kinds
 from resources.warehouse import Warehouse
+
+INGEST_JOB = "ingest"
+"""The job `tributary run` launches, with the selected tables as its asset selection."""
 
 
 def default_warehouse() -> Warehouse:
@@ -36,5 +39,6 @@ def build_definitions(catalog: Catalog, resources: Mapping[str, Any] | None = No
     assets = [kinds[source.kind].build_assets(source) for source in catalog.sources]
     return Definitions(
         assets=assets,
+        jobs=[define_asset_job(INGEST_JOB, selection=AssetSelection.all())],
         resources={**default_resources(kinds), **(resources or {})},
     )

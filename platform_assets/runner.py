@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance, ExecuteInProcessResult
+from dagster import (
+    AssetKey,
+    DagsterEvent,
+    DagsterEventType,
+    DagsterInstance,
+    execute_job,
+    reconstructable,
+)
 
 from platform_assets.catalog import Catalog
 from platform_assets.config.base import SourceConfig
-from platform_assets.platform import build_definitions
+from platform_assets.jobs import all_assets_job
+from platform_assets.platform import INGEST_JOB, build_definitions
 
 
 @dataclass
@@ -51,20 +59,54 @@ def run_sources(
     instance: DagsterInstance | None = None,
     resources: dict[str, Any] | None = None,
     log_level: str = "WARNING",
+    workers: int = 1,
 ) -> RunReport:
-    defs = build_definitions(catalog, resources)
+    """Materialize every table of `sources` in one run.
+
+    With `workers` > 1 the sources run in parallel, each in its own process (Dagster's
+    multiprocess executor): they read concurrently and the warehouse commits them one at a time.
+    Those processes rebuild the job from the environment, so `resources` overrides apply only
+    to in-process runs.
+    """
     keys = [AssetKey([s.name, t.name]) for s in sources for t in s.tables]
-    job = defs.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(
-        instance=instance or DagsterInstance.get(),
-        asset_selection=keys,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    if workers > 1:
+        if resources:
+            raise ValueError("resources cannot be overridden for a multiprocess run")
+        run_config["execution"] = {"config": {"multiprocess": {"max_concurrent": workers}}}
+        with execute_job(
+            reconstructable(all_assets_job),
+            instance=instance or DagsterInstance.get(),
+            asset_selection=keys,
+            raise_on_error=False,
+            run_config=run_config,
+        ) as result:
+            return report_of(result)
+    job = build_definitions(catalog, resources).resolve_job_def(INGEST_JOB)
+    return report_of(
+        job.execute_in_process(
+            instance=instance or DagsterInstance.get(),
+            asset_selection=keys,
+            raise_on_error=False,
+            run_config=run_config,
+        )
     )
-    return report_of(result)
 
 
-def report_of(result: ExecuteInProcessResult) -> RunReport:
+class _RunResult(Protocol):
+    """What in-process and multiprocess results both offer."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def success(self) -> bool: ...
+
+    @property
+    def all_events(self) -> Sequence[DagsterEvent]: ...
+
+
+def report_of(result: _RunResult) -> RunReport:
     report = RunReport(run_id=result.run_id, success=result.success)
     for event in result.all_events:
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:

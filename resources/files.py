@@ -14,7 +14,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from platform_assets.config.files import FileTable
-from resources.duckdb_sql import column_list, literal, quote
+from resources.duckdb_sql import literal, quote
 
 SOURCE_FILE_COLUMN = "_source_file"
 
@@ -24,37 +24,34 @@ class FileReadError(Exception):
 
 
 @dataclass(frozen=True)
-class FileBatch:
-    """The rows of every file of a table, as a relation on the caller's connection."""
+class FileScan:
+    """A query that reads every file of a table, and what it will read."""
 
-    relation: duckdb.DuckDBPyRelation
+    sql: str
     files: tuple[Path, ...]
     bytes: int
 
 
 class FileReader(ConfigurableResource):
-    """Resolves a file table's glob under `root` and scans the files with DuckDB's readers.
+    """Resolves a file table's glob under `root` and plans a scan with DuckDB's own readers.
 
-    Rows are never touched in Python: the relation it returns is executed by the stage, so the
-    files stream from disk in DuckDB's parallel readers.
+    Rows are never touched in Python: the writer runs the query, so the files stream from disk
+    through DuckDB's parallel readers straight into the warehouse.
     """
 
     root: str = Field(description="Relative `path` globs are taken from here.")
 
-    def read(self, table: FileTable, con: duckdb.DuckDBPyConnection) -> FileBatch:
+    def scan(self, table: FileTable) -> FileScan:
         files = self.matching_files(table)
-        sql = _scan_sql(table, files, con)
+        with duckdb.connect() as scratch:
+            sql = _scan_sql(table, files, scratch)
         prefix = str(Path(self.root).resolve()) + "/"
         relative = (
             f"SELECT * REPLACE (CASE WHEN starts_with({quote(SOURCE_FILE_COLUMN)}, "
             f"{literal(prefix)}) THEN substr({quote(SOURCE_FILE_COLUMN)}, {len(prefix) + 1}) "
             f"ELSE {quote(SOURCE_FILE_COLUMN)} END AS {quote(SOURCE_FILE_COLUMN)}) FROM ({sql})"
         )
-        return FileBatch(
-            relation=con.sql(relative),
-            files=files,
-            bytes=sum(f.stat().st_size for f in files),
-        )
+        return FileScan(sql=relative, files=files, bytes=sum(f.stat().st_size for f in files))
 
     def matching_files(self, table: FileTable) -> tuple[Path, ...]:
         pattern = Path(table.path).expanduser()
@@ -175,6 +172,3 @@ def _sniffed_types(
     if len(detected) != len(names):
         return dict.fromkeys(names, "VARCHAR")
     return dict(zip(names, detected, strict=True))
-
-
-__all__ = ["FileBatch", "FileReadError", "FileReader", "column_list"]
