@@ -140,7 +140,9 @@ class Load:
         """The staging database, a DuckDB file of this load's own."""
         if self._connection is None:
             self.staging_path.parent.mkdir(parents=True, exist_ok=True)
-            self._connection = duckdb.connect(str(self.staging_path))
+            self._connection = duckdb.connect(
+                str(self.staging_path), config={"memory_limit": self.warehouse.memory_limit}
+            )
         return self._connection
 
     def scan(self, rows_sql: str) -> None:
@@ -306,6 +308,10 @@ class Warehouse(ConfigurableResource):
     lock_timeout_seconds: float = Field(
         default=600.0, description="How long to wait for other writers or readers to finish."
     )
+    memory_limit: str = Field(
+        default="512MB",
+        description="DuckDB's memory limit for loads; larger work spills to disk instead.",
+    )
 
     @property
     def file(self) -> Path:
@@ -348,7 +354,8 @@ class Warehouse(ConfigurableResource):
         self.file.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.file) + ".lock", timeout=self.lock_timeout_seconds):
             con = retry_while_locked(
-                lambda: duckdb.connect(str(self.file)), self.lock_timeout_seconds
+                lambda: duckdb.connect(str(self.file), config={"memory_limit": self.memory_limit}),
+                self.lock_timeout_seconds,
             )
             try:
                 if attach is not None:
