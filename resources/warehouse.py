@@ -84,6 +84,8 @@ class LoadResult:
     updated: int
     deleted: int
     bytes: int
+    requests: int
+    retries: int
     seconds: float
     lock_wait_seconds: float
     commit_seconds: float
@@ -99,6 +101,8 @@ class LoadResult:
             "rows_updated": self.updated,
             "rows_deleted": self.deleted,
             "bytes_read": self.bytes,
+            "requests": self.requests,
+            "retries": self.retries,
             "seconds": round(self.seconds, 3),
             "lock_wait_seconds": round(self.lock_wait_seconds, 3),
             "commit_seconds": round(self.commit_seconds, 3),
@@ -131,6 +135,8 @@ class Load:
             warehouse.staging_directory / f"{source}.{table}.{self.load_id}.{os.getpid()}.duckdb"
         )
         self.bytes_read = 0
+        self.requests = 0
+        self.retries = 0
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._staged = False
         self._scan_sql: str | None = None
@@ -205,6 +211,8 @@ class Load:
             updated=outcome.updated,
             deleted=outcome.deleted,
             bytes=self.bytes_read,
+            requests=self.requests,
+            retries=self.retries,
             seconds=finished - self._started,
             lock_wait_seconds=locked - asked,
             commit_seconds=finished - locked,
@@ -227,7 +235,7 @@ class Load:
         now = datetime.now(UTC)
         con.execute(
             "INSERT INTO _tributary.loads VALUES "
-            "(?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, ?, ?, ?, ?, NULL)",
+            "(?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
             [
                 self.load_id,
                 self.run_id,
@@ -239,6 +247,8 @@ class Load:
                 outcome.updated,
                 outcome.deleted,
                 self.bytes_read,
+                self.requests,
+                self.retries,
                 self.started_at,
                 now,
             ],
@@ -271,14 +281,16 @@ class Load:
         self.warehouse.transaction(
             lambda con: con.execute(
                 "INSERT INTO _tributary.loads (load_id, run_id, source, table_name, write,"
-                " status, bytes, started_at, finished_at, error)"
-                " VALUES (?, ?, ?, ?, '', 'failed', ?, ?, ?, ?)",
+                " status, bytes, requests, retries, started_at, finished_at, error)"
+                " VALUES (?, ?, ?, ?, '', 'failed', ?, ?, ?, ?, ?, ?)",
                 [
                     self.load_id,
                     self.run_id,
                     self.source,
                     self.table,
                     self.bytes_read,
+                    self.requests,
+                    self.retries,
                     self.started_at,
                     datetime.now(UTC),
                     message,

@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS _tributary.loads (
     rows_updated BIGINT,
     rows_deleted BIGINT,
     bytes BIGINT,
+    requests BIGINT,                  -- HTTP (or other) requests the read made
+    retries BIGINT,                   -- of which retries
     started_at TIMESTAMPTZ NOT NULL,
     finished_at TIMESTAMPTZ NOT NULL,
     error VARCHAR
