@@ -5,16 +5,22 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from dagster import (
+    AssetCheckResult,
     AssetExecutionContext,
+    AssetKey,
     AssetsDefinition,
     AssetSpec,
+    Failure,
     FreshnessPolicy,
     MaterializeResult,
     multi_asset,
 )
 
+from checks.asset_checks import check_results, check_specs
+from checks.gate import QualityGate
+from checks.rules import compile_checks
 from platform_assets.config.base import SourceConfig, TableConfig
-from platform_assets.loading import Extract, SourceLoadError, as_failure, asset_key, load_table
+from platform_assets.loading import Extract, SourceLoadError, as_failure, asset_key, run_load
 from resources.warehouse import Warehouse
 
 ExtractFactory = Callable[[Any, SourceConfig, TableConfig], Extract]
@@ -35,8 +41,12 @@ def asset_spec(source: SourceConfig, table: TableConfig, kinds: set[str]) -> Ass
         metadata["primary_key"] = ", ".join(table.primary_key)
     if source.schedule:
         metadata["schedule"] = f"{source.schedule} ({source.timezone})"
+    references = {tuple(r.to.split(".")[:2]) for r in table.checks.references}
     return AssetSpec(
         key=asset_key(source, table),
+        deps=[
+            AssetKey(list(ref)) for ref in sorted(references) if ref != (source.name, table.name)
+        ],
         group_name=source.name,
         description=table.description or source.description or None,
         owners=[source.owner] if source.owner else None,
@@ -56,24 +66,42 @@ def build_source_assets(
     """One multi-asset per source; selecting some of its tables runs only those."""
     specs = [asset_spec(source, t, kinds_of(t)) for t in source.tables]
     tables = {asset_key(source, t): t for t in source.tables}
+    compiled = {key: compile_checks(table.checks) for key, table in tables.items()}
 
     @multi_asset(
         name=source.name,
         specs=specs,
+        check_specs=[spec for key in tables for spec in check_specs(key, compiled[key])],
         can_subset=True,
         required_resource_keys={"warehouse", reader_key},
         op_tags={"tributary/source": source.name},
     )
-    def _load(context: AssetExecutionContext) -> Iterator[MaterializeResult]:
+    def _load(
+        context: AssetExecutionContext,
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
         warehouse: Warehouse = context.resources.warehouse
         reader = getattr(context.resources, reader_key)
+        failures: list[str] = []
         for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
             table = tables[key]
+            gate = QualityGate(source.name, table, compiled[key]) if compiled[key].rules else None
             try:
-                yield load_table(
-                    context, warehouse, source, table, extract_for(reader, source, table)
+                result = run_load(
+                    context, warehouse, source, table, extract_for(reader, source, table), gate
                 )
             except SourceLoadError as error:
                 raise as_failure(error) from error
+            if not result.blocked:
+                yield MaterializeResult(asset_key=key, metadata=result.metadata())
+            if result.verdict is not None:
+                yield from check_results(key, result.verdict, context.selected_asset_check_keys)
+            if result.blocked and result.verdict is not None:
+                failures.append(
+                    f"source {source.name!r}, table {table.name!r}: blocked by checks "
+                    f"({result.verdict.summary()}); {result.quarantined} rows quarantined, "
+                    f"load {result.load_id}"
+                )
+        if failures:
+            raise Failure(description="\n".join(failures))
 
     return _load

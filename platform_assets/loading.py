@@ -7,10 +7,11 @@ from collections.abc import Callable
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult
 
+from checks.gate import CheckSetupError
 from platform_assets.config.base import SourceConfig, TableConfig
 from resources.files import FileReadError
 from resources.schema_evolution import SchemaPolicyError
-from resources.warehouse import Load, Warehouse
+from resources.warehouse import Gate, Load, LoadResult, Warehouse
 from resources.write_dispositions import BatchError, WriteSpec
 
 Extract = Callable[[Load], str | None]
@@ -56,20 +57,36 @@ def load_table(
     extract: Extract,
     expected_errors: tuple[type[Exception], ...] = EXPECTED_ERRORS,
 ) -> MaterializeResult:
-    """Stage with `extract`, commit, and describe the load. On failure the warehouse keeps its
-    previous state, the failed load is recorded, and the step fails with a message naming the
-    source and table."""
+    """Stage with `extract`, commit, and describe the load (no quality gate)."""
+    result = run_load(context, warehouse, source, table, extract, None, expected_errors)
+    return MaterializeResult(asset_key=asset_key(source, table), metadata=result.metadata())
+
+
+def run_load(
+    context: AssetExecutionContext,
+    warehouse: Warehouse,
+    source: SourceConfig,
+    table: TableConfig,
+    extract: Extract,
+    gate: Gate | None = None,
+    expected_errors: tuple[type[Exception], ...] = EXPECTED_ERRORS,
+) -> LoadResult:
+    """Stage with `extract`, judge with `gate`, commit. On failure the warehouse keeps its
+    previous state, the failed load is recorded, and a `SourceLoadError` names the source and
+    table."""
+    caught: tuple[type[Exception], ...] = (*expected_errors, CheckSetupError)
     with warehouse.load(source.name, table.name, context.run.run_id) as load:
         try:
             cursor = extract(load)
-            result = load.commit(write_spec(source, table), cursor)
-        except expected_errors as error:
+            result = load.commit(write_spec(source, table), cursor, gate)
+        except caught as error:
             raise SourceLoadError(source.name, table.name, error) from error
     context.log.info(
         f"{source.name}.{table.name}: {result.rows_in} rows in, {result.inserted} inserted, "
-        f"{result.updated} updated, {result.deleted} deleted ({result.seconds:.2f}s)"
+        f"{result.updated} updated, {result.deleted} deleted, {result.quarantined} quarantined "
+        f"({result.seconds:.2f}s)"
     )
-    return MaterializeResult(asset_key=asset_key(source, table), metadata=result.metadata())
+    return result
 
 
 def as_failure(error: SourceLoadError) -> Failure:

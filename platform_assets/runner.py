@@ -32,7 +32,7 @@ class RunReport:
 
     @staticmethod
     def headers() -> list[str]:
-        return ["table", "rows in", "inserted", "updated", "deleted", "seconds"]
+        return ["table", "rows in", "inserted", "updated", "deleted", "quarantined", "seconds"]
 
     def rows(self) -> list[list[Any]]:
         return [
@@ -42,6 +42,7 @@ class RunReport:
                 t.get("rows_inserted"),
                 t.get("rows_updated"),
                 t.get("rows_deleted"),
+                t.get("rows_quarantined", 0),
                 t.get("seconds"),
             ]
             for t in self.tables

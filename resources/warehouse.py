@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -25,6 +25,7 @@ from pydantic import Field
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from resources.duckdb_sql import literal, quote
+from resources.quarantine import record_verdict
 from resources.schema_evolution import SchemaChange
 from resources.warehouse_schema import ensure_platform_schema
 from resources.write_dispositions import (
@@ -35,6 +36,12 @@ from resources.write_dispositions import (
     write_batch,
     write_nothing,
 )
+
+if TYPE_CHECKING:
+    from checks.gate import Verdict
+
+Gate: TypeAlias = "Callable[[duckdb.DuckDBPyConnection, str], Verdict]"
+"""Judges the batch table inside the load's transaction (see `checks.gate.QualityGate`)."""
 
 StagedData: TypeAlias = duckdb.DuckDBPyRelation | pa.Table | pa.RecordBatchReader
 _STAGED_TYPES = (duckdb.DuckDBPyRelation, pa.Table, pa.RecordBatchReader)
@@ -91,6 +98,12 @@ class LoadResult:
     commit_seconds: float
     cursor: str | None
     schema_changes: list[SchemaChange] = field(default_factory=list)
+    verdict: Verdict | None = None
+    quarantined: int = 0
+
+    @property
+    def blocked(self) -> bool:
+        return self.verdict is not None and self.verdict.blocked
 
     def metadata(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -111,6 +124,9 @@ class LoadResult:
             data["cursor"] = self.cursor
         if self.schema_changes:
             data["schema_changes"] = [c.describe() for c in self.schema_changes]
+        if self.verdict is not None:
+            data["checks"] = self.verdict.summary()
+            data["rows_quarantined"] = self.quarantined
         return data
 
 
@@ -183,8 +199,15 @@ class Load:
         finally:
             con.unregister(view)
 
-    def commit(self, spec: WriteSpec, cursor: str | None = None) -> LoadResult:
-        """Write the batch, its load record and `cursor` in one warehouse transaction."""
+    def commit(
+        self, spec: WriteSpec, cursor: str | None = None, gate: Gate | None = None
+    ) -> LoadResult:
+        """Write the batch, its load record and `cursor` in one warehouse transaction.
+
+        A `gate` judges the batch first, in the same transaction: its outcomes are recorded in
+        `_tributary.check_results`; a blocked batch goes whole to `_tributary.quarantine` and
+        lands nothing (nor moves the cursor); quarantined rows are set aside and the rest land.
+        """
         attach = None
         rows_sql = self._scan_sql
         if rows_sql is None and self._staged:
@@ -197,7 +220,7 @@ class Load:
         def write(con: duckdb.DuckDBPyConnection) -> WriteOutcome:
             nonlocal locked
             locked = time.perf_counter()
-            return self._write(con, spec, lineage, rows_sql, cursor)
+            return self._write(con, spec, lineage, rows_sql, cursor, gate)
 
         outcome = self.warehouse.transaction(write, attach=attach)
         finished = time.perf_counter()
@@ -218,6 +241,8 @@ class Load:
             commit_seconds=finished - locked,
             cursor=cursor,
             schema_changes=outcome.schema_changes,
+            verdict=outcome.verdict,
+            quarantined=outcome.quarantined,
         )
 
     def _write(
@@ -227,21 +252,39 @@ class Load:
         lineage: Lineage,
         rows_sql: str | None,
         cursor: str | None,
+        gate: Gate | None,
     ) -> WriteOutcome:
         if rows_sql is None:
             outcome = write_nothing(con, spec)
         else:
-            outcome = write_batch(con, spec, create_batch(con, spec, rows_sql, lineage), lineage)
+            batch = create_batch(con, spec, rows_sql, lineage)
+            verdict = gate(con, batch) if gate is not None else None
+            quarantined = 0
+            if verdict is not None:
+                quarantined = record_verdict(
+                    con, verdict, batch, self.load_id, self.source, self.table
+                )
+            if verdict is not None and verdict.blocked:
+                con.execute(f"DROP TABLE {batch}")
+                outcome = WriteOutcome(rows_in=quarantined)
+                cursor = None
+            else:
+                outcome = write_batch(con, spec, batch, lineage)
+                outcome.rows_in += quarantined
+            outcome.verdict, outcome.quarantined = verdict, quarantined
         now = datetime.now(UTC)
+        status = (
+            "blocked" if outcome.verdict is not None and outcome.verdict.blocked else "succeeded"
+        )
         con.execute(
-            "INSERT INTO _tributary.loads VALUES "
-            "(?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            "INSERT INTO _tributary.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 self.load_id,
                 self.run_id,
                 self.source,
                 self.table,
                 spec.write,
+                status,
                 outcome.rows_in,
                 outcome.inserted,
                 outcome.updated,
@@ -251,6 +294,7 @@ class Load:
                 self.retries,
                 self.started_at,
                 now,
+                outcome.verdict.summary() if status == "blocked" and outcome.verdict else None,
             ],
         )
         if cursor is not None:

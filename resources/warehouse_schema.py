@@ -45,6 +45,35 @@ CREATE TABLE IF NOT EXISTS _tributary.schema_changes (
     new_type VARCHAR,
     changed_at TIMESTAMPTZ NOT NULL
 );
+CREATE TABLE IF NOT EXISTS _tributary.check_results (
+    load_id VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    check_name VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,        -- warn | error
+    passed BOOLEAN NOT NULL,
+    failures BIGINT NOT NULL,
+    rows_checked BIGINT NOT NULL,
+    rule VARCHAR NOT NULL,
+    samples VARCHAR,                  -- JSON list of up to 5 failing values
+    checked_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _tributary.quarantine (
+    load_id VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    reasons VARCHAR[] NOT NULL,       -- the checks the row failed
+    record JSON NOT NULL,             -- the row as it arrived
+    quarantined_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _tributary.lineage (
+    load_id VARCHAR NOT NULL,         -- the model's load (also in _tributary.loads)
+    run_id VARCHAR,
+    model VARCHAR NOT NULL,           -- models.<name>
+    input VARCHAR NOT NULL,           -- schema.table the model read
+    input_load_id VARCHAR NOT NULL,   -- a load whose rows were in that input
+    recorded_at TIMESTAMPTZ NOT NULL
+);
 """
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -23,6 +24,9 @@ from resources.schema_evolution import (
     reconcile,
 )
 from resources.warehouse_schema import LINEAGE_COLUMNS
+
+if TYPE_CHECKING:
+    from checks.gate import Verdict
 
 SCD2_COLUMNS = ("_valid_from", "_valid_to")
 RESERVED_COLUMNS = frozenset(LINEAGE_COLUMNS + SCD2_COLUMNS)
@@ -71,6 +75,8 @@ class WriteOutcome:
     updated: int = 0
     deleted: int = 0
     schema_changes: list[SchemaChange] = field(default_factory=list)
+    verdict: Verdict | None = None
+    quarantined: int = 0
 
 
 def create_batch(

@@ -1,113 +1,23 @@
-"""The fields every catalog source and table share, and the validated types they are made of."""
+"""The fields every catalog source and table share."""
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
-from typing import Annotated, Any, ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from pydantic import Field, field_validator, model_validator
 
-from dagster._utils.schedules import is_valid_cron_string
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
+from platform_assets.config.checks import OnFail, TableChecks
+from platform_assets.config.types import (
+    CatalogModel,
+    Cron,
+    Duration,
+    Identifier,
+    KeyColumns,
+    Owner,
+    SchemaPolicy,
+    TimeZone,
+    WriteDisposition,
 )
 
-from platform_assets.config.env import interpolate
-
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_OWNER = re.compile(r"^(team:[\w.-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
-
-
-def _identifier(value: str) -> str:
-    if not _IDENTIFIER.match(value):
-        raise ValueError(
-            f"{value!r} is not a valid name: use lowercase letters, digits and _, "
-            "starting with a letter or _ (at most 63 characters)"
-        )
-    return value
-
-
-def _duration(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str) and (match := _DURATION.match(value)):
-        return timedelta(seconds=float(match.group(1)) * _SECONDS[match.group(2)])
-    raise ValueError(
-        f"{value!r} is not a duration: write e.g. 30s, 15m, 2h, 1d or a number of seconds"
-    )
-
-
-def _cron(value: str) -> str:
-    if not is_valid_cron_string(value):
-        raise ValueError(f"{value!r} is not a valid cron string (e.g. '0 6 * * *')")
-    return value
-
-
-def _timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not a known IANA time zone (e.g. 'Europe/Paris')") from None
-    return value
-
-
-def _owner(value: str) -> str:
-    if not _OWNER.match(value):
-        raise ValueError(f"{value!r} is not an owner: use an e-mail address or team:<name>")
-    return value
-
-
-def _as_list(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
-
-
-Identifier = Annotated[str, AfterValidator(_identifier)]
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
-Cron = Annotated[str, AfterValidator(_cron)]
-TimeZone = Annotated[str, AfterValidator(_timezone)]
-Owner = Annotated[str, AfterValidator(_owner)]
-KeyColumns = Annotated[tuple[Identifier, ...], BeforeValidator(_as_list)]
-
-WriteDisposition = Literal["append", "replace", "merge", "scd2"]
-SchemaPolicy = Literal["evolve", "freeze", "discard_columns"]
-
-
-def _interpolate_tree(value: Any) -> Any:
-    """Interpolate strings held directly or in flat lists/dicts; nested models do their own."""
-    if isinstance(value, str):
-        return interpolate(value)
-    if isinstance(value, list):
-        return [interpolate(item) if isinstance(item, str) else item for item in value]
-    if isinstance(value, dict):
-        return {k: interpolate(v) if isinstance(v, str) else v for k, v in value.items()}
-    return value
-
-
-class CatalogModel(BaseModel):
-    """Base of every catalog model: unknown keys are errors, values are immutable, and `${VAR}`
-    references are resolved at load time, except in fields listed in `run_time_fields` (secrets),
-    which keep their template until a run resolves them."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    run_time_fields: ClassVar[frozenset[str]] = frozenset()
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _resolve_variables(cls, value: Any, info: ValidationInfo) -> Any:
-        if info.field_name in cls.run_time_fields:
-            return value
-        return _interpolate_tree(value)
+__all__ = ["CatalogModel", "Freshness", "Identifier", "SourceConfig", "TableConfig"]
 
 
 class Freshness(CatalogModel):
@@ -133,6 +43,8 @@ class TableConfig(CatalogModel):
     allow_empty: bool = False
     schema_policy: SchemaPolicy = "evolve"
     tags: dict[str, str] = Field(default_factory=dict)
+    checks: TableChecks = Field(default_factory=lambda: TableChecks())
+    on_fail: OnFail = "block"
 
     @model_validator(mode="after")
     def _keyed_writes_need_a_key(self) -> TableConfig:

@@ -1,0 +1,340 @@
+"""The quality gate: judge a batch inside the load's transaction, before it lands.
+
+`QualityGate(...)(con, batch)` evaluates every rule of a table on the batch table and returns a
+`Verdict`: the outcome of each rule, whether the batch is blocked, and which rows go to
+quarantine. The writer then records the outcomes and acts on the verdict in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from checks.evaluate import ROW_ID, RuleCount, count_failures, uniqueness
+from checks.rules import CompiledChecks, Rule
+from platform_assets.config.base import TableConfig
+from resources.duckdb_sql import column_list, quote
+
+CHUNK_ROWS = 1_000_000
+_TYPE_ALIASES = {
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
+    "INT": "INTEGER",
+    "INT64": "BIGINT",
+    "STRING": "VARCHAR",
+    "TEXT": "VARCHAR",
+    "FLOAT8": "DOUBLE",
+    "BOOL": "BOOLEAN",
+}
+
+
+class CheckSetupError(Exception):
+    """A rule cannot be evaluated on this batch (e.g. it names a column the batch lacks)."""
+
+
+@dataclass
+class CheckOutcome:
+    rule: Rule
+    passed: bool
+    failures: int
+    rows: int
+    samples: list[Any] = field(default_factory=list)
+    detail: str = ""
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failures / self.rows if self.rows else 0.0
+
+    def metadata(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "rule": self.rule.description,
+            "failing_rows": self.failures,
+            "failure_rate": round(self.failure_rate, 6),
+        }
+        if self.samples:
+            data["sample_failing_values"] = json.dumps(self.samples, default=str)
+        if self.detail:
+            data["detail"] = self.detail
+        return data
+
+
+@dataclass
+class Verdict:
+    outcomes: list[CheckOutcome]
+    on_fail: str
+    blocked: bool = False
+    quarantine: dict[int, list[str]] = field(default_factory=dict)
+
+    @property
+    def failed_errors(self) -> list[CheckOutcome]:
+        return [o for o in self.outcomes if not o.passed and o.rule.severity == "error"]
+
+    def summary(self) -> str:
+        failed = [o for o in self.outcomes if not o.passed]
+        if not failed:
+            return "all checks passed"
+        return "; ".join(f"{o.rule.name} ({o.failures} failing)" for o in failed)
+
+
+class QualityGate:
+    """The compiled rules of one table and how to act on their failure (`on_fail`)."""
+
+    def __init__(self, source: str, table: TableConfig, compiled: CompiledChecks) -> None:
+        self.source = source
+        self.table = table
+        self.compiled = compiled
+
+    def __call__(self, con: duckdb.DuckDBPyConnection, batch: str) -> Verdict:
+        columns = {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE {batch}").fetchall()}
+        self._require_columns(columns)
+        rows = int(con.execute(f"SELECT count(*) FROM {batch}").fetchone()[0])  # type: ignore[index]
+        keep_rows = self.table.on_fail == "quarantine_rows"
+        counts = count_failures(
+            self.compiled, self._chunks(con, batch, columns, keep_rows), keep_rows
+        )
+        outcomes = []
+        row_ids: dict[str, list[int]] = {}
+        for rule in self.compiled.rules:
+            if rule.name in counts:
+                count = counts[rule.name]
+                outcomes.append(
+                    CheckOutcome(rule, count.failures == 0, count.failures, rows, count.samples)
+                )
+                row_ids[rule.name] = _ids(count)
+            elif rule.kind == "unique":
+                outcomes.append(self._unique(con, batch, rule, rows, keep_rows, row_ids))
+            elif rule.kind == "dtype":
+                outcomes.append(self._dtype(rule, columns, rows))
+            elif rule.kind == "table":
+                outcomes.append(
+                    self._table_rule(con, batch, rule, columns, rows, keep_rows, row_ids)
+                )
+        return self._verdict(outcomes, row_ids)
+
+    def _require_columns(self, columns: dict[str, str]) -> None:
+        wanted = {r.column for r in self.compiled.rules if r.column and r.kind != "table"}
+        wanted |= {c for c in self.compiled.schema.columns}
+        if self.table.checks.max_age:
+            wanted.add(self.table.checks.max_age.column)
+        wanted |= {ref.column for ref in self.table.checks.references}
+        missing = sorted(wanted - columns.keys())
+        if missing:
+            available = ", ".join(c for c in columns if not c.startswith("_"))
+            raise CheckSetupError(
+                f"checks name column(s) the batch does not have: {', '.join(missing)} "
+                f"(it has: {available})"
+            )
+
+    def _chunks(
+        self, con: duckdb.DuckDBPyConnection, batch: str, columns: dict[str, str], keep_rows: bool
+    ) -> Iterator[pl.DataFrame]:
+        """The batch in chunks, with only the columns the row-level rules read."""
+        needed = set(self.compiled.schema.columns)
+        for expression in self.table.checks.expressions:
+            needed |= set(pl.sql_expr(expression.expr).meta.root_names())
+        if not needed and not self.compiled.schema.checks:
+            return
+        unknown = sorted(needed - columns.keys())
+        if unknown:
+            raise CheckSetupError(
+                f"checks.expressions refer to unknown column(s): {', '.join(unknown)}"
+            )
+        row_id = f"rowid AS {ROW_ID}, " if keep_rows else ""
+        reader = con.execute(
+            f"SELECT {row_id}{column_list(sorted(needed))} FROM {batch}"
+        ).to_arrow_reader(CHUNK_ROWS)
+        for record_batch in reader:
+            frame = pl.from_arrow(record_batch)
+            assert isinstance(frame, pl.DataFrame)
+            yield frame
+
+    def _unique(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batch: str,
+        rule: Rule,
+        rows: int,
+        keep_rows: bool,
+        row_ids: dict[str, list[int]],
+    ) -> CheckOutcome:
+        assert rule.column is not None
+        column = quote(rule.column)
+        values = pl.from_arrow(con.execute(f"SELECT {column} FROM {batch}").arrow())
+        assert isinstance(values, pl.DataFrame)
+        repeats, samples = uniqueness(values.to_series())
+        if repeats and keep_rows:
+            row_ids[rule.name] = [
+                r[0]
+                for r in con.execute(
+                    f"SELECT rowid FROM {batch} WHERE {column} IN (SELECT {column} FROM {batch} "
+                    f"GROUP BY ALL HAVING count(*) > 1)"
+                ).fetchall()
+            ]
+        return CheckOutcome(rule, repeats == 0, repeats, rows, samples)
+
+    def _dtype(self, rule: Rule, columns: dict[str, str], rows: int) -> CheckOutcome:
+        assert rule.column is not None
+        declared = self.table.checks.columns[rule.column].dtype or ""
+        actual = _normal_type(columns[rule.column])
+        passed = _normal_type(declared) == actual
+        detail = "" if passed else f"{rule.column} is {actual}, expected {declared.upper()}"
+        return CheckOutcome(rule, passed, 0 if passed else rows, rows, detail=detail)
+
+    def _table_rule(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batch: str,
+        rule: Rule,
+        columns: dict[str, str],
+        rows: int,
+        keep_rows: bool,
+        row_ids: dict[str, list[int]],
+    ) -> CheckOutcome:
+        checks = self.table.checks
+        if rule.name == "row_count" and checks.row_count:
+            low, high = checks.row_count.min, checks.row_count.max
+            passed = (low is None or rows >= low) and (high is None or rows <= high)
+            return CheckOutcome(rule, passed, 0 if passed else rows, rows, detail=f"{rows} rows")
+        if rule.name == "volume_anomaly" and checks.volume_anomaly:
+            return self._volume(con, rule, rows)
+        if rule.name == "schema_change":
+            return self._schema_change(con, rule, columns, rows)
+        if rule.name.startswith("references_"):
+            reference = next(r for r in checks.references if rule.name == f"references_{r.column}")
+            return self._reference(
+                con, batch, rule, reference.column, reference.to, rows, keep_rows, row_ids
+            )
+        assert checks.max_age is not None
+        return self._max_age(con, batch, rule, rows)
+
+    def _volume(self, con: duckdb.DuckDBPyConnection, rule: Rule, rows: int) -> CheckOutcome:
+        assert self.table.checks.volume_anomaly is not None
+        volume = self.table.checks.volume_anomaly
+        history = [
+            r[0]
+            for r in con.execute(
+                "SELECT rows_in FROM _tributary.loads WHERE source = ? AND table_name = ? "
+                "AND status = 'succeeded' ORDER BY finished_at DESC LIMIT ?",
+                [self.source, self.table.name, volume.lookback],
+            ).fetchall()
+        ]
+        if len(history) < 2:
+            return CheckOutcome(rule, True, 0, rows, detail="not enough history yet")
+        low = min(history) * (1 - volume.tolerance)
+        high = max(history) * (1 + volume.tolerance)
+        passed = low <= rows <= high
+        return CheckOutcome(
+            rule,
+            passed,
+            0 if passed else rows,
+            rows,
+            detail=f"{rows} rows; expected {low:.0f}..{high:.0f} from {len(history)} loads",
+        )
+
+    def _schema_change(
+        self, con: duckdb.DuckDBPyConnection, rule: Rule, columns: dict[str, str], rows: int
+    ) -> CheckOutcome:
+        stored = con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [self.source, self.table.name],
+        ).fetchall()
+        if not stored:
+            return CheckOutcome(rule, True, 0, rows, detail="first load")
+        before = {str(n): str(t) for n, t in stored if not str(n).startswith("_")}
+        now = {n: t for n, t in columns.items() if not n.startswith("_")}
+        changes = [f"+{n} {t}" for n, t in now.items() if n not in before]
+        changes += [f"-{n}" for n in before if n not in now]
+        changes += [
+            f"{n}: {before[n]} -> {t}" for n, t in now.items() if n in before and before[n] != t
+        ]
+        return CheckOutcome(
+            rule, not changes, 0, rows, samples=changes[:5], detail="; ".join(changes)
+        )
+
+    def _reference(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batch: str,
+        rule: Rule,
+        column: str,
+        target: str,
+        rows: int,
+        keep_rows: bool,
+        row_ids: dict[str, list[int]],
+    ) -> CheckOutcome:
+        schema, table, target_column = target.split(".")
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
+            "AND table_name = ?",
+            [schema, table],
+        ).fetchone()
+        if not exists or not exists[0]:
+            return CheckOutcome(rule, False, rows, rows, detail=f"{schema}.{table} does not exist")
+        orphans = (
+            f"FROM {batch} b WHERE b.{quote(column)} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+            f"{quote(schema)}.{quote(table)} r WHERE r.{quote(target_column)} = b.{quote(column)})"
+        )
+        failures = int(con.execute(f"SELECT count(*) {orphans}").fetchone()[0])  # type: ignore[index]
+        samples = (
+            [
+                r[0]
+                for r in con.execute(
+                    f"SELECT DISTINCT b.{quote(column)} {orphans} LIMIT 5"
+                ).fetchall()
+            ]
+            if failures
+            else []
+        )
+        if failures and keep_rows:
+            row_ids[rule.name] = [r[0] for r in con.execute(f"SELECT b.rowid {orphans}").fetchall()]
+        return CheckOutcome(rule, failures == 0, failures, rows, samples)
+
+    def _max_age(
+        self, con: duckdb.DuckDBPyConnection, batch: str, rule: Rule, rows: int
+    ) -> CheckOutcome:
+        assert self.table.checks.max_age is not None
+        age = self.table.checks.max_age
+        newest = con.execute(
+            f"SELECT max({quote(age.column)})::TIMESTAMPTZ FROM {batch}"
+        ).fetchone()[0]  # type: ignore[index]
+        if newest is None:
+            return CheckOutcome(rule, False, rows, rows, detail=f"{age.column} is always null")
+        newest_utc = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+        passed = datetime.now(UTC) - newest_utc <= age.max_age
+        return CheckOutcome(
+            rule,
+            passed,
+            0 if passed else rows,
+            rows,
+            detail=f"newest {age.column}: {newest_utc.isoformat()}",
+        )
+
+    def _verdict(self, outcomes: list[CheckOutcome], row_ids: dict[str, list[int]]) -> Verdict:
+        verdict = Verdict(outcomes, self.table.on_fail)
+        failed = verdict.failed_errors
+        if not failed or self.table.on_fail == "warn":
+            return verdict
+        if self.table.on_fail == "block" or any(not o.rule.row_level for o in failed):
+            verdict.blocked = True
+            return verdict
+        for outcome in failed:
+            for row in row_ids.get(outcome.rule.name, []):
+                verdict.quarantine.setdefault(row, []).append(outcome.rule.name)
+        if outcomes and len(verdict.quarantine) >= outcomes[0].rows:
+            verdict.blocked, verdict.quarantine = True, {}
+        return verdict
+
+
+def _ids(count: RuleCount) -> list[int]:
+    return [int(i) for series in count.failing_rows for i in series.to_list()]
+
+
+def _normal_type(name: str) -> str:
+    upper = " ".join(name.upper().split())
+    return _TYPE_ALIASES.get(upper, upper)

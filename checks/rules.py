@@ -1,0 +1,219 @@
+"""Compile a table's `checks:` into a pandera (polars) schema and the list of rules it enforces.
+
+Row-level rules (per-column value checks, `nullable`, SQL `expressions`) live in the pandera
+schema; `unique`, `dtype` and the table-level rules are answered by the warehouse with
+aggregates (see `checks.table_rules`). Every rule has a stable name, which is also the name of its
+Dagster asset check.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandera.polars as pa
+import polars as pl
+
+from platform_assets.config.checks import ColumnChecks, TableChecks
+
+ROW_WISE = "row_wise"
+"""Marks a frame-wide check known to yield one boolean per row (it joins the single pass)."""
+
+RuleKind = Literal["value", "not_null", "expression", "unique", "dtype", "table", "model"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    kind: RuleKind
+    severity: str
+    description: str
+    column: str | None = None
+
+    @property
+    def row_level(self) -> bool:
+        """Failures point at rows, which `quarantine_rows` can set aside."""
+        return self.kind in ("value", "not_null", "expression", "unique", "model")
+
+
+@dataclass(frozen=True)
+class CompiledChecks:
+    schema: pa.DataFrameSchema
+    rules: tuple[Rule, ...]
+
+    def rule(self, name: str) -> Rule:
+        return next(r for r in self.rules if r.name == name)
+
+
+def compile_checks(checks: TableChecks) -> CompiledChecks:
+    rules: list[Rule] = []
+    columns: dict[str, pa.Column] = {}
+    for name, spec in checks.columns.items():
+        column_checks = _value_checks(name, spec, rules)
+        if not spec.nullable:
+            rules.append(
+                Rule(f"{name}_not_null", "not_null", spec.severity, f"{name} is never null", name)
+            )
+        if spec.unique:
+            rules.append(
+                Rule(f"{name}_unique", "unique", spec.severity, f"{name} values are unique", name)
+            )
+        if spec.dtype:
+            rules.append(
+                Rule(
+                    f"{name}_dtype",
+                    "dtype",
+                    spec.severity,
+                    f"{name} has type {spec.dtype.upper()}",
+                    name,
+                )
+            )
+        columns[name] = pa.Column(nullable=spec.nullable, checks=column_checks, name=name)
+    frame_checks = []
+    for expression in checks.expressions:
+        rules.append(
+            Rule(
+                expression.name,
+                "expression",
+                expression.severity,
+                f"every row satisfies: {expression.expr}",
+            )
+        )
+        frame_checks.append(_expression_check(expression.name, expression.expr))
+    rules.extend(_table_rules(checks))
+    schema = pa.DataFrameSchema(columns, checks=frame_checks)
+    if checks.schema_model:
+        model_schema = load_model(checks.schema_model)
+        rules.extend(_model_rules(model_schema))
+        schema = _merge(schema, model_schema)
+    names = [r.name for r in rules]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"checks: two rules are named {', '.join(repeated)}")
+    return CompiledChecks(schema=schema, rules=tuple(rules))
+
+
+def _value_checks(name: str, spec: ColumnChecks, rules: list[Rule]) -> list[pa.Check]:
+    found: list[tuple[str, str, pa.Check]] = []
+    if spec.min is not None:
+        found.append(("min", f"{name} >= {spec.min:g}", pa.Check.ge(spec.min)))
+    if spec.max is not None:
+        found.append(("max", f"{name} <= {spec.max:g}", pa.Check.le(spec.max)))
+    if spec.isin is not None:
+        allowed = ", ".join(map(str, spec.isin))
+        found.append(("isin", f"{name} is one of {allowed}", pa.Check.isin(list(spec.isin))))
+    if spec.regex is not None:
+        found.append(("regex", f"{name} matches {spec.regex}", pa.Check.str_matches(spec.regex)))
+    if spec.str_length is not None:
+        low, high = spec.str_length.min, spec.str_length.max
+        found.append(
+            (
+                "str_length",
+                f"{name} has length {low or 0}..{high or 'any'}",
+                pa.Check.str_length(low, high),
+            )
+        )
+    checks = []
+    for suffix, description, check in found:
+        check.name = f"{name}_{suffix}"
+        rules.append(Rule(check.name, "value", spec.severity, description, name))
+        checks.append(check)
+    return checks
+
+
+def _expression_check(name: str, sql: str) -> pa.Check:
+    """A row-wise check from a SQL expression; like a SQL CHECK constraint, NULL passes."""
+    expression = pl.sql_expr(sql)
+
+    def holds(data: Any) -> pl.LazyFrame:
+        frame: pl.LazyFrame = data.lazyframe
+        return frame.select(expression.fill_null(True))
+
+    return pa.Check(holds, name=name, error=sql, statistics={ROW_WISE: True})
+
+
+def _table_rules(checks: TableChecks) -> list[Rule]:
+    rules = []
+    if (count := checks.row_count) is not None:
+        bounds = f"between {count.min or 0} and {count.max if count.max is not None else 'any'}"
+        rules.append(Rule("row_count", "table", count.severity, f"the batch has {bounds} rows"))
+    if (volume := checks.volume_anomaly) is not None:
+        rules.append(
+            Rule(
+                "volume_anomaly",
+                "table",
+                volume.severity,
+                f"the row count is within ±{volume.tolerance:.0%} of the range of the "
+                f"last {volume.lookback} loads",
+            )
+        )
+    if (change := checks.schema_change) is not None:
+        rules.append(
+            Rule(
+                "schema_change", "table", change.severity, "the columns are those of the last load"
+            )
+        )
+    for reference in checks.references:
+        rules.append(
+            Rule(
+                f"references_{reference.column}",
+                "table",
+                reference.severity,
+                f"every {reference.column} exists in {reference.to}",
+                reference.column,
+            )
+        )
+    if (age := checks.max_age) is not None:
+        rules.append(
+            Rule(
+                f"max_age_{age.column}",
+                "table",
+                age.severity,
+                f"the newest {age.column} is at most {age.max_age} old",
+                age.column,
+            )
+        )
+    return rules
+
+
+def rule_name(column: str | None, check: pa.Check) -> str:
+    """The rule (and asset check) name of a pandera check: `<column>_<check>`."""
+    name = str(check.name)
+    if column is None or name.startswith(f"{column}_"):
+        return name
+    return f"{column}_{name}"
+
+
+def load_model(path: str) -> pa.DataFrameSchema:
+    """The schema of a pandera `DataFrameModel` named `package.module:Model`."""
+    module_name, _, attribute = path.partition(":")
+    try:
+        model = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"schema: cannot import {path}: {error}") from None
+    if not (isinstance(model, type) and issubclass(model, pa.DataFrameModel)):
+        raise ValueError(f"schema: {path} is not a pandera polars DataFrameModel")
+    schema: pa.DataFrameSchema = model.to_schema()
+    return schema
+
+
+def _model_rules(schema: pa.DataFrameSchema) -> list[Rule]:
+    rules = []
+    for name, column in schema.columns.items():
+        if not column.nullable:
+            rules.append(
+                Rule(f"{name}_not_null", "not_null", "error", f"{name} is never null", name)
+            )
+        for check in column.checks:
+            rules.append(
+                Rule(rule_name(name, check), "model", "error", str(check.error or check.name), name)
+            )
+    for check in schema.checks:
+        rules.append(Rule(str(check.name), "model", "error", str(check.error or check.name)))
+    return rules
+
+
+def _merge(schema: pa.DataFrameSchema, model: pa.DataFrameSchema) -> pa.DataFrameSchema:
+    columns = {**schema.columns, **model.columns}
+    return pa.DataFrameSchema(columns, checks=[*schema.checks, *model.checks])

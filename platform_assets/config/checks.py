@@ -1,0 +1,119 @@
+"""`checks:` and `on_fail:` of a table: data-quality rules that gate what lands."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from platform_assets.config.types import CatalogModel, Duration, Identifier
+
+Severity = Literal["warn", "error"]
+OnFail = Literal["block", "quarantine_rows", "warn"]
+
+_REFERENCE = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
+_MODEL_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def _reference(value: str) -> str:
+    if not _REFERENCE.match(value):
+        raise ValueError(f"{value!r} is not <source>.<table>.<column>")
+    return value
+
+
+def _model_path(value: str) -> str:
+    if not _MODEL_PATH.match(value):
+        raise ValueError(f"{value!r} is not <package.module>:<DataFrameModel>")
+    return value
+
+
+class Bounds(CatalogModel):
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+
+class ColumnChecks(CatalogModel):
+    """Rules on one column's values; nulls are judged by `nullable` alone."""
+
+    dtype: str | None = None
+    nullable: bool = True
+    unique: bool = False
+    min: float | None = None
+    max: float | None = None
+    isin: tuple[str | int | float | bool, ...] | None = None
+    regex: str | None = None
+    str_length: Bounds | None = None
+    severity: Severity = "error"
+
+    @model_validator(mode="after")
+    def _valid_regex(self) -> ColumnChecks:
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as error:
+                raise ValueError(f"regex {self.regex!r} does not compile: {error}") from None
+        return self
+
+
+class ExpressionCheck(CatalogModel):
+    """A row-level rule written as a SQL expression, e.g. `quantity > 0 or status = 'cancelled'`."""
+
+    name: Identifier
+    expr: str = Field(min_length=1)
+    severity: Severity = "error"
+
+
+class RowCount(CatalogModel):
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+    severity: Severity = "error"
+
+
+class VolumeAnomaly(CatalogModel):
+    """Row count outside [min * (1 - tolerance), max * (1 + tolerance)] of the last loads."""
+
+    lookback: int = Field(default=10, ge=2)
+    tolerance: float = Field(default=0.5, ge=0)
+    severity: Severity = "warn"
+
+
+class SchemaChange(CatalogModel):
+    severity: Severity = "warn"
+
+
+class Reference(CatalogModel):
+    """Every non-null `column` value must exist in `to` (`<source>.<table>.<column>`)."""
+
+    column: str
+    to: Annotated[str, AfterValidator(_reference)]
+    severity: Severity = "error"
+
+
+class MaxAge(CatalogModel):
+    """The newest `column` value must be at most `max_age` old."""
+
+    column: str
+    max_age: Duration
+    severity: Severity = "warn"
+
+
+class TableChecks(CatalogModel):
+    columns: dict[str, ColumnChecks] = Field(default_factory=dict)
+    expressions: tuple[ExpressionCheck, ...] = ()
+    row_count: RowCount | None = None
+    volume_anomaly: VolumeAnomaly | None = None
+    schema_change: SchemaChange | None = None
+    references: tuple[Reference, ...] = ()
+    max_age: MaxAge | None = None
+    schema_model: Annotated[str, AfterValidator(_model_path)] | None = Field(
+        default=None, alias="schema"
+    )
+
+    @model_validator(mode="after")
+    def _importable_model(self) -> TableChecks:
+        if self.schema_model is not None:
+            from checks.rules import load_model  # pandera is imported only when a model is named
+
+            load_model(self.schema_model)
+        return self

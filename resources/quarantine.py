@@ -1,0 +1,78 @@
+"""Record a quality verdict in the warehouse: check results, and rows set aside in quarantine."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from checks.gate import Verdict
+
+
+def record_verdict(
+    con: duckdb.DuckDBPyConnection,
+    verdict: Verdict,
+    batch: str,
+    load_id: str,
+    source: str,
+    table: str,
+) -> int:
+    """Write every outcome to `_tributary.check_results` and move quarantined rows out of the
+    batch table into `_tributary.quarantine` (the whole batch when it is blocked). Returns the
+    number of rows quarantined."""
+    now = datetime.now(UTC)
+    if not verdict.outcomes:
+        return 0
+    con.executemany(
+        "INSERT INTO _tributary.check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [
+                load_id,
+                source,
+                table,
+                o.rule.name,
+                o.rule.severity,
+                o.passed,
+                o.failures,
+                o.rows,
+                o.rule.description,
+                json.dumps(o.samples, default=str) if o.samples else None,
+                now,
+            ]
+            for o in verdict.outcomes
+        ],
+    )
+    quarantine_sql = (
+        "INSERT INTO _tributary.quarantine "
+        "SELECT ?, ?, ?, {reasons}, to_json(b), ? FROM {batch} b {where}"
+    )
+    if verdict.blocked:
+        reasons = [o.rule.name for o in verdict.failed_errors]
+        sql = quarantine_sql.format(reasons="?::VARCHAR[]", batch=batch, where="")
+        con.execute(sql, [load_id, source, table, reasons, now])
+        row = con.execute(f"SELECT count(*) FROM {batch}").fetchone()
+        return int(row[0]) if row else 0
+    if not verdict.quarantine:
+        return 0
+    rows = pa.table(
+        {
+            "row_id": pa.array(list(verdict.quarantine), pa.int64()),
+            "reasons": pa.array(list(verdict.quarantine.values()), pa.list_(pa.string())),
+        }
+    )
+    con.register("__quarantined", rows)
+    try:
+        sql = quarantine_sql.format(
+            reasons="q.reasons",
+            batch=f"{batch}",
+            where="JOIN __quarantined q ON b.rowid = q.row_id",
+        )
+        con.execute(sql, [load_id, source, table, now])
+        con.execute(f"DELETE FROM {batch} WHERE rowid IN (SELECT row_id FROM __quarantined)")
+    finally:
+        con.unregister("__quarantined")
+    return int(rows.num_rows)
