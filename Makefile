@@ -32,6 +32,7 @@ dev: install
 
 bench: install
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.checks
 
 samples: install
 	$(BIN)/python -m platform_assets.demo_samples
