@@ -8,6 +8,9 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
+from bench.checks import CHECKS
 from bench.measure import peak_rss_mb
 
 
@@ -24,13 +27,20 @@ def duckdb_ctas(input_path: str, database: str) -> None:
 
 
 def tributary_load(input_path: str, workdir: str) -> None:
-    """The same file as a catalog source (merge on id), run through Dagster in-process."""
+    """The same file as a catalog source (merge on id, the ten column checks of bench.checks),
+    run through Dagster in-process."""
     root = Path(workdir)
     catalog = root / "catalog"
     catalog.mkdir(parents=True, exist_ok=True)
+    table = {
+        "name": "orders",
+        "path": input_path,
+        "primary_key": "id",
+        "write": "merge",
+        "checks": CHECKS.model_dump(by_alias=True, exclude_defaults=True),
+    }
     (catalog / "bench.yaml").write_text(
-        "name: bench\nkind: files\ntables:\n"
-        f"  - {{name: orders, path: '{input_path}', primary_key: id, write: merge}}\n"
+        yaml.safe_dump({"name": "bench", "kind": "files", "tables": [table]})
     )
     os.environ["DAGSTER_HOME"] = str(root / "dagster_home")
     (root / "dagster_home").mkdir(exist_ok=True)
