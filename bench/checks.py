@@ -18,17 +18,21 @@ STATUSES = ["paid", "shipped", "cancelled", "refunded"]
 COUNTRIES = ["FR", "DE", "ES", "IT", "NL"]
 EMAIL = r"^customer-\d+@example\.com$"
 
-CHECKS = TableChecks.model_validate({"columns": {
-    "id": {"nullable": False},
-    "customer_id": {"min": 0},
-    "quantity": {"min": 0, "max": 99_999},
-    "amount": {"min": 0},
-    "weight": {"max": 1000},
-    "status": {"isin": STATUSES},
-    "email": {"regex": EMAIL},
-    "reference": {"str_length": {"min": 16, "max": 16}},
-    "country": {"isin": COUNTRIES},
-}})
+CHECKS = TableChecks.model_validate(
+    {
+        "columns": {
+            "id": {"nullable": False},
+            "customer_id": {"min": 0},
+            "quantity": {"min": 0, "max": 99_999},
+            "amount": {"min": 0},
+            "weight": {"max": 1000},
+            "status": {"isin": STATUSES},
+            "email": {"regex": EMAIL},
+            "reference": {"str_length": {"min": 16, "max": 16}},
+            "country": {"isin": COUNTRIES},
+        }
+    }
+)
 
 
 def hand_written(frame: pl.DataFrame) -> dict[str, int]:
@@ -67,11 +71,15 @@ def main() -> None:
     base = best_of(5, lambda: hand_written(frame))
     gate = best_of(5, lambda: count_failures(compiled, [frame], keep_rows=False))
     verdict = "ok" if gate / base <= 1.2 else "OVER 1.2x"
-    print(tabulate(
-        [["hand-written polars", f"{base:.3f}", "1.00x", ""],
-         ["pandera rules, one pass", f"{gate:.3f}", f"{gate / base:.2f}x", verdict]],
-        headers=[f"{frame.height:,} rows, 10 rules", "seconds", "ratio", "target"],
-    ))
+    print(
+        tabulate(
+            [
+                ["hand-written polars", f"{base:.3f}", "1.00x", ""],
+                ["pandera rules, one pass", f"{gate:.3f}", f"{gate / base:.2f}x", verdict],
+            ],
+            headers=[f"{frame.height:,} rows, 10 rules", "seconds", "ratio", "target"],
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -52,12 +52,24 @@ def _ensure_dagster_home() -> Path:
 
 @app.command()
 def sources() -> None:
-    """List the catalog's sources: kind, tables, tags and schedule."""
-    rows = [
-        [s.name, s.kind, ", ".join(t.name for t in s.tables), _tags(s), _schedule(s)]
-        for s in _catalog().sources
-    ]
-    typer.echo(tabulate(rows, headers=["source", "kind", "tables", "tags", "schedule"]))
+    """List the catalog's sources: kind, tables, tags, schedule and its next run."""
+    from sensors.schedules import next_run
+
+    rows = []
+    for s in _catalog().sources:
+        upcoming = next_run(s)
+        rows.append(
+            [
+                s.name,
+                s.kind,
+                ", ".join(t.name for t in s.tables),
+                _tags(s),
+                _schedule(s),
+                f"{upcoming:%Y-%m-%d %H:%M %Z}" if upcoming else "-",
+            ]
+        )
+    headers = ["source", "kind", "tables", "tags", "schedule", "next run"]
+    typer.echo(tabulate(rows, headers=headers))
 
 
 def _tags(source: SourceConfig) -> str:
@@ -171,6 +183,35 @@ def query(
         typer.echo(f"query failed: {error}", err=True)
         raise typer.Exit(1) from None
     _print_rows(headers, rows, output)
+
+
+@app.command()
+def report(
+    since: Annotated[str, typer.Option(help="How far back: e.g. 24h, 7d, 30d.")] = "7d",
+    output: Annotated[str, typer.Option("--format", "-f", help="table or csv")] = "table",
+) -> None:
+    """Per source: success and error rates, p50/p95 load seconds, rows, bytes, requests."""
+    from datetime import UTC, datetime
+
+    from pydantic import TypeAdapter, ValidationError
+
+    from platform_assets.config.types import Duration
+    from platform_assets.platform import default_warehouse
+    from platform_assets.report import load_report
+
+    try:
+        window = TypeAdapter(Duration).validate_python(since)
+    except ValidationError:
+        raise typer.BadParameter(f"{since!r} is not a duration", param_hint="--since") from None
+    if output not in ("table", "csv"):
+        raise typer.BadParameter("use table or csv", param_hint="--format")
+    warehouse = default_warehouse()
+    if not warehouse.file.exists():
+        typer.echo(f"no warehouse at {warehouse.file}: run `tributary run --all` first", err=True)
+        raise typer.Exit(1)
+    with warehouse.read_only() as con:
+        result = load_report(con, datetime.now(UTC) - window)
+    _print_rows(result.headers, result.rows, output)
 
 
 def _print_rows(headers: list[str], rows: list[tuple[Any, ...]], output: str) -> None:

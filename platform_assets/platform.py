@@ -11,7 +11,11 @@ from dagster import AssetSelection, Definitions, define_asset_job
 from platform_assets import settings
 from platform_assets.catalog import Catalog, load_catalog
 from platform_assets.kinds import SourceKind, config_models, registered_kinds
+from platform_assets.models import build_model_assets, load_models
+from resources.files import FileReader
 from resources.warehouse import Warehouse
+from sensors.automation import build_sensors_and_schedules
+from sensors.sink import default_alert_sink
 
 INGEST_JOB = "ingest"
 """The job `tributary run` launches, with the selected tables as its asset selection."""
@@ -37,8 +41,22 @@ def build_definitions(catalog: Catalog, resources: Mapping[str, Any] | None = No
     `tmp_path` warehouse this way)."""
     kinds = registered_kinds()
     assets = [kinds[source.kind].build_assets(source) for source in catalog.sources]
+    tables = [key for definition in assets for key in definition.keys]
+    models = build_model_assets(load_models(settings.models_dir(catalog.directory)), tables)
+    merged = {
+        **default_resources(kinds),
+        "alerts": default_alert_sink(catalog),
+        **(resources or {}),
+    }
+    files = merged.get("files")
+    reader = (
+        files if isinstance(files, FileReader) else FileReader(root=str(settings.project_root()))
+    )
+    schedules, sensors = build_sensors_and_schedules(catalog.sources, reader)
     return Definitions(
-        assets=assets,
+        assets=[*assets, *models],
         jobs=[define_asset_job(INGEST_JOB, selection=AssetSelection.all())],
-        resources={**default_resources(kinds), **(resources or {})},
+        schedules=schedules,
+        sensors=sensors,
+        resources=merged,
     )

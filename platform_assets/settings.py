@@ -31,5 +31,22 @@ def staging_dir() -> Path:
     return resolve(os.environ.get("TRIBUTARY_STAGING", "data/.staging"))
 
 
+def alerts_path() -> Path:
+    """The JSON-lines file alerts and failure tickets are appended to."""
+    return resolve(os.environ.get("TRIBUTARY_ALERTS", "data/alerts.jsonl"))
+
+
+def alert_webhook_url() -> str | None:
+    """`TRIBUTARY_ALERT_WEBHOOK`: a URL every alert is also POSTed to (unset: none)."""
+    return os.environ.get("TRIBUTARY_ALERT_WEBHOOK") or None
+
+
+def models_dir(catalog: Path | None = None) -> Path:
+    """`TRIBUTARY_MODELS`, or the `models/` folder next to the catalog folder."""
+    if "TRIBUTARY_MODELS" in os.environ:
+        return resolve(os.environ["TRIBUTARY_MODELS"])
+    return (catalog or catalog_dir()).parent / "models"
+
+
 def dagster_home() -> Path:
     return resolve(os.environ.get("DAGSTER_HOME", ".dagster"))

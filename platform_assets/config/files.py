@@ -86,6 +86,7 @@ class FileTable(TableConfig):
 class FilesSource(SourceConfig):
     kind: Literal["files"]
     tables: tuple[FileTable, ...]
+    trigger: Literal["schedule", "on_arrival"] = "schedule"
 
 
 __all__ = ["FileTable", "FilesSource", "Identifier", "format_of"]

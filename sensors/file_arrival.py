@@ -1,0 +1,101 @@
+"""`trigger: on_arrival`: a sensor per files source that runs the tables whose files are new or
+changed. The cursor remembers every matching file's size and modification time, and each run
+request's key is derived from the changes, so the same file version never triggers twice."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+
+from platform_assets.config.base import SourceConfig
+from platform_assets.config.files import FilesSource, FileTable
+from resources.files import FileReader, FileReadError
+
+FileVersions = dict[str, list[int]]
+"""Path → [size in bytes, modification time in ns]."""
+
+
+def sensor_name(source: SourceConfig) -> str:
+    return f"{source.name}_file_arrival"
+
+
+def file_versions(reader: FileReader, table: FileTable) -> FileVersions:
+    versions: FileVersions = {}
+    try:
+        paths = reader.matching_files(table)
+    except FileReadError:
+        return versions
+    for path in paths:
+        stat = path.stat()
+        versions[str(path)] = [stat.st_size, stat.st_mtime_ns]
+    return versions
+
+
+def _changes(
+    reader: FileReader, source: FilesSource, seen: FileVersions
+) -> Iterator[tuple[FileTable, FileVersions, FileVersions]]:
+    """Each table with its current file versions and those of them that are new or changed."""
+    for table in source.tables:
+        current = file_versions(reader, table)
+        changed = {path: v for path, v in current.items() if seen.get(path) != v}
+        yield table, current, changed
+
+
+def build_file_arrival_sensor(source: FilesSource, reader: FileReader) -> SensorDefinition:
+    keys = [AssetKey([source.name, t.name]) for t in source.tables]
+
+    @sensor(
+        name=sensor_name(source),
+        target=AssetSelection.assets(*keys),
+        minimum_interval_seconds=30,
+        description=f"Runs {source.name}'s tables when a matching file is new or changed.",
+        default_status=DefaultSensorStatus.RUNNING,
+    )
+    def _arrival(context: SensorEvaluationContext) -> SensorResult:
+        seen: FileVersions = json.loads(context.cursor) if context.cursor else {}
+        requests: list[AssetKey] = []
+        arrived: FileVersions = {}
+        versions: FileVersions = {}
+        for table, current, changed in _changes(reader, source, seen):
+            versions.update(current)
+            if changed:
+                requests.append(AssetKey([source.name, table.name]))
+                arrived.update(changed)
+        cursor = json.dumps(versions, sort_keys=True)
+        if not requests:
+            return SensorResult(run_requests=[], cursor=cursor)
+        digest = hashlib.sha256(json.dumps(arrived, sort_keys=True).encode()).hexdigest()[:16]
+        request = RunRequest(
+            run_key=f"{source.name}:{digest}",
+            asset_selection=requests,
+            tags={
+                "tributary/source": source.name,
+                "tributary/trigger": "on_arrival",
+                "tributary/files": ", ".join(sorted(arrived))[:1000],
+            },
+        )
+        return SensorResult(run_requests=[request], cursor=cursor)
+
+    return _arrival
+
+
+def build_file_arrival_sensors(
+    sources: tuple[SourceConfig, ...], reader: FileReader
+) -> list[SensorDefinition]:
+    return [
+        build_file_arrival_sensor(source, reader)
+        for source in sources
+        if isinstance(source, FilesSource) and source.trigger == "on_arrival"
+    ]

@@ -1,0 +1,90 @@
+"""`tributary report`: success and error rates, p50/p95 durations and rows per source."""
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from platform_assets.cli import app
+from platform_assets.report import load_report
+from tests.conftest import Project
+
+NOW = datetime.now(UTC)
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    n: int,
+    source: str,
+    seconds: float,
+    rows: int,
+    status: str = "succeeded",
+    age: timedelta = timedelta(hours=1),
+) -> None:
+    started = NOW - age
+    con.execute(
+        "INSERT INTO _tributary.loads (load_id, run_id, source, table_name, write, status, "
+        "rows_in, bytes, requests, retries, started_at, finished_at, error) "
+        "VALUES (?, ?, ?, 't', 'append', ?, ?, 100, 2, 1, ?, ?, ?)",
+        [
+            f"l{n}",
+            f"r{n}",
+            source,
+            status,
+            rows,
+            started,
+            started + timedelta(seconds=seconds),
+            "boom" if status == "failed" else None,
+        ],
+    )
+
+
+def _history(con: duckdb.DuckDBPyConnection) -> None:
+    for n, seconds in enumerate([1, 2, 3, 4]):
+        _load(con, n, "crm", seconds, 10)
+    _load(con, 4, "crm", 10, 99, status="failed")
+    _load(con, 5, "shop", 5, 7)
+    _load(con, 6, "shop", 100, 1000, age=timedelta(days=30))
+
+
+@pytest.fixture
+def history(project: Project) -> Project:
+    project.warehouse.transaction(_history)
+    return project
+
+
+def test_figures_per_source(history: Project) -> None:
+    with history.warehouse.read_only() as con:
+        report = load_report(con, NOW - timedelta(days=7))
+
+    rows = {r[0]: dict(zip(report.headers, r, strict=True)) for r in report.rows}
+    crm, shop = rows["crm"], rows["shop"]
+    assert (crm["runs"], crm["loads"], crm["succeeded"], crm["failed"]) == (5, 5, 4, 1)
+    assert (crm["success_rate"], crm["error_rate"]) == (0.8, 0.2)
+    assert crm["p50_seconds"] == 3.0
+    assert crm["p95_seconds"] == pytest.approx(8.8)
+    assert crm["rows"] == 40, "failed loads' rows are not counted"
+    assert (crm["bytes"], crm["requests"], crm["retries"]) == (500, 10, 5)
+    assert crm["last_error"] == "boom"
+    assert (shop["loads"], shop["rows"], shop["p95_seconds"]) == (1, 7, 5.0), "--since ignored"
+
+
+def test_cli_report_as_csv(history: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIBUTARY_WAREHOUSE", str(history.root / "warehouse.duckdb"))
+
+    result = CliRunner().invoke(app, ["report", "--since", "60d", "--format", "csv"])
+
+    assert result.exit_code == 0, result.output
+    table = list(csv.DictReader(io.StringIO(result.output)))
+    assert [(r["source"], r["loads"], r["rows"]) for r in table] == [
+        ("crm", "5", "40"),
+        ("shop", "2", "1007"),
+    ]
+
+
+def test_cli_report_rejects_a_bad_window(history: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIBUTARY_WAREHOUSE", str(history.root / "warehouse.duckdb"))
+    assert CliRunner().invoke(app, ["report", "--since", "a week"]).exit_code != 0
