@@ -126,7 +126,9 @@ def select_sources(
 def run(
     source: Annotated[list[str], typer.Option("--source", "-s", help="A source to run.")] = [],  # noqa: B006
     tag: Annotated[list[str], typer.Option("--tag", "-t", help="Run sources with this tag.")] = [],  # noqa: B006
-    all_sources: Annotated[bool, typer.Option("--all", help="Run every source.")] = False,
+    all_sources: Annotated[
+        bool, typer.Option("--all", help="Run every source, then the SQL models.")
+    ] = False,
     workers: Annotated[
         int,
         typer.Option(help="Sources run in parallel, each in its own process (1: in this one)."),
@@ -151,6 +153,7 @@ def run(
         chosen,
         log_level="DEBUG" if verbose else "WARNING",
         workers=workers if len(chosen) > 1 else 1,
+        with_models=all_sources,
     )
     typer.echo(tabulate(report.rows(), headers=report.headers()))
     typer.echo(f"\n{report.summary()} in {time.perf_counter() - started:.1f}s")
@@ -189,12 +192,18 @@ def query(
 def report(
     since: Annotated[str, typer.Option(help="How far back: e.g. 24h, 7d, 30d.")] = "7d",
     output: Annotated[str, typer.Option("--format", "-f", help="table or csv")] = "table",
+    checks: Annotated[
+        bool, typer.Option("--checks", help="Quality checks instead: pass rates per source.")
+    ] = False,
 ) -> None:
-    """Per source: success and error rates, p50/p95 load seconds, rows, bytes, requests."""
+    """Per source: success and error rates, p50/p95 load seconds, rows, bytes, requests.
+
+    With --checks: each source's check pass rate and quarantined rows, then every rule."""
     from datetime import UTC, datetime
 
     from pydantic import TypeAdapter, ValidationError
 
+    from platform_assets.check_report import HEADERS, TOTAL_HEADERS, check_rows, source_totals
     from platform_assets.config.types import Duration
     from platform_assets.platform import default_warehouse
     from platform_assets.report import load_report
@@ -209,9 +218,19 @@ def report(
     if not warehouse.file.exists():
         typer.echo(f"no warehouse at {warehouse.file}: run `tributary run --all` first", err=True)
         raise typer.Exit(1)
+    start = datetime.now(UTC) - window
     with warehouse.read_only() as con:
-        result = load_report(con, datetime.now(UTC) - window)
-    _print_rows(result.headers, result.rows, output)
+        if checks:
+            totals, rules = source_totals(con, start), check_rows(con, start)
+        else:
+            result = load_report(con, start)
+    if not checks:
+        _print_rows(result.headers, result.rows, output)
+        return
+    _print_rows(TOTAL_HEADERS, [tuple(r) for r in totals], output)
+    if output == "table":
+        typer.echo()
+    _print_rows(HEADERS, [tuple(r) for r in rules], output)
 
 
 def _print_rows(headers: list[str], rows: list[tuple[Any, ...]], output: str) -> None:

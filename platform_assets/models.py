@@ -182,7 +182,8 @@ def materialize_model(warehouse: Warehouse, model: Model, run_id: str) -> Materi
     return MaterializeResult(
         metadata={
             "load_id": load_id,
-            "rows": rows,
+            "rows_in": rows,
+            "rows_inserted": rows,
             "inputs": {name: len(ids) for name, ids in lineage.items()},
             "sql": model.sql,
         }

@@ -15,9 +15,11 @@ from dagster import (
     reconstructable,
 )
 
+from platform_assets import settings
 from platform_assets.catalog import Catalog
 from platform_assets.config.base import SourceConfig
 from platform_assets.jobs import all_assets_job
+from platform_assets.models import load_models
 from platform_assets.platform import INGEST_JOB, build_definitions
 
 
@@ -61,15 +63,18 @@ def run_sources(
     resources: dict[str, Any] | None = None,
     log_level: str = "WARNING",
     workers: int = 1,
+    with_models: bool = False,
 ) -> RunReport:
     """Materialize every table of `sources` in one run.
 
     With `workers` > 1 the sources run in parallel, each in its own process (Dagster's
     multiprocess executor): they read concurrently and the warehouse commits them one at a time.
     Those processes rebuild the job from the environment, so `resources` overrides apply only
-    to in-process runs.
+    to in-process runs. `with_models` adds the SQL models, which run after the tables they read.
     """
     keys = [AssetKey([s.name, t.name]) for s in sources for t in s.tables]
+    if with_models:
+        keys += [m.key for m in load_models(settings.models_dir(catalog.directory))]
     run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     if workers > 1:
         if resources:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
+import pytest
 from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, DagsterEventType
+from typer.testing import CliRunner
 
 from platform_assets.catalog import CatalogError
+from platform_assets.cli import app
 from platform_assets.platform import build_definitions
 from tests.conftest import Project
 
@@ -113,3 +119,25 @@ def test_a_model_that_cannot_be_imported_is_a_catalog_error(project: Project) ->
         )
     else:
         raise AssertionError("the catalog loaded")
+
+
+def test_report_checks_summarises_pass_rates_per_source(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.file("in/orders.csv", ROWS)
+    project.source("shop", ORDERS.format(on_fail="quarantine_rows"))
+    project.run()
+    project.run()
+    monkeypatch.setenv("TRIBUTARY_WAREHOUSE", str(project.root / "warehouse.duckdb"))
+
+    result = CliRunner().invoke(app, ["report", "--checks", "--format", "csv"])
+
+    assert result.exit_code == 0, result.output
+    lines = list(csv.reader(io.StringIO(result.output)))
+    assert lines[:2] == [
+        ["source", "check evaluations", "pass rate", "rows quarantined"],
+        ["shop", "4", "0.0%", "2"],
+    ]
+    rules = {row[2]: row for row in lines[3:]}
+    assert rules["qty_min"][4:7] == ["2", "0.0%", "2"]
+    assert rules["note_str_length"][4:7] == ["2", "0.0%", "2"]
