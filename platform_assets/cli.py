@@ -130,9 +130,12 @@ def run(
         bool, typer.Option("--all", help="Run every source, then the SQL models.")
     ] = False,
     workers: Annotated[
-        int,
-        typer.Option(help="Sources run in parallel, each in its own process (1: in this one)."),
-    ] = 1,
+        int | None,
+        typer.Option(
+            help="Sources run in parallel, each in its own process (default: up to 4); "
+            "1 runs them one after another in this process, which starts faster."
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Dagster's log.")] = False,
 ) -> None:
     """Materialize sources through Dagster; exits non-zero if any table fails."""
@@ -152,7 +155,7 @@ def run(
         catalog,
         chosen,
         log_level="DEBUG" if verbose else "WARNING",
-        workers=workers if len(chosen) > 1 else 1,
+        workers=min(4, len(chosen)) if workers is None else workers,
         with_models=all_sources,
     )
     typer.echo(tabulate(report.rows(), headers=report.headers()))
