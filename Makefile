@@ -14,8 +14,22 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# The demo's REST sources read a local stand-in for their public APIs (see README).
+DEMO_API_PORT ?= 8765
+DEMO_API = http://127.0.0.1:$(DEMO_API_PORT)
+
 demo: install
 	$(BIN)/tributary validate
+	@$(BIN)/python -m platform_assets.demo_api --port $(DEMO_API_PORT) & api=$$!; \
+	trap 'kill $$api' EXIT; \
+	for i in 1 2 3 4 5 6 7 8 9 10; do \
+	  $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', $(DEMO_API_PORT)), 1)" \
+	    2>/dev/null && break; sleep 0.5; \
+	done; \
+	OPEN_METEO_API_URL=$${OPEN_METEO_API_URL:-$(DEMO_API)/weather} \
+	NEWSAPI_URL=$${NEWSAPI_URL:-$(DEMO_API)/news} \
+	GITHUB_API_URL=$${GITHUB_API_URL:-$(DEMO_API)/github} \
+	USGS_API_URL=$${USGS_API_URL:-$(DEMO_API)/earthquakes} \
 	$(BIN)/tributary run --all
 
 test: install
@@ -33,6 +47,7 @@ dev: install
 bench: install
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.checks
+	$(BIN)/python -m bench.rest_api
 
 samples: install
 	$(BIN)/python -m platform_assets.demo_samples

@@ -14,8 +14,11 @@ from dagster import AssetsDefinition, ConfigurableResource
 from platform_assets import settings
 from platform_assets.config.base import SourceConfig
 from platform_assets.config.files import FilesSource
+from platform_assets.config.rest import RestSource
 from platform_assets.files import build_files_assets
+from platform_assets.rest import build_rest_assets
 from resources.files import FileReader
+from resources.rest import RestReader
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,14 @@ FILES = SourceKind(
     resources=lambda: {"files": FileReader(root=str(settings.project_root()))},
 )
 
-BUILT_IN: tuple[SourceKind, ...] = (FILES,)
+REST = SourceKind(
+    name="rest",
+    config=RestSource,
+    build_assets=build_rest_assets,
+    resources=lambda: {"rest": RestReader(cache_dir=str(settings.resolve("data/.cache")))},
+)
+
+BUILT_IN: tuple[SourceKind, ...] = (FILES, REST)
 
 
 @cache

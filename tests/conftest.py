@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,10 +13,12 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
+from platform_assets import demo_api
 from platform_assets.catalog import Catalog
 from platform_assets.platform import load_platform_catalog
 from platform_assets.runner import RunReport, run_sources
 from resources.files import FileReader
+from resources.rest import RestReader
 from resources.warehouse import Warehouse
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,7 +61,11 @@ class Project:
         return load_platform_catalog(self.catalog_dir)
 
     def resources(self) -> dict[str, Any]:
-        return {"warehouse": self.warehouse, "files": FileReader(root=str(self.root))}
+        return {
+            "warehouse": self.warehouse,
+            "files": FileReader(root=str(self.root)),
+            "rest": RestReader(cache_dir=str(self.root / "data" / ".cache")),
+        }
 
     def run(self, *sources: str) -> RunReport:
         """Materialize the named sources (all when none) through Dagster."""
@@ -72,6 +79,23 @@ class Project:
 
     def scalar(self, sql: str) -> Any:
         return self.query(sql)[0][0]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_apis() -> Iterator[None]:
+    """The local stand-in for the demo catalog's REST APIs, for tests that run the demo catalog."""
+    server = demo_api.start()
+    names = demo_api.base_urls(server.server_address[1])
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(names)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

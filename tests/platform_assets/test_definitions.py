@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from dagster import AssetKey, DagsterInstance, Definitions
 
+from platform_assets import demo_api
 from platform_assets.definitions import defs
 from platform_assets.platform import load_platform_catalog
 from platform_assets.runner import run_sources
 from resources.files import FileReader
+from resources.rest import RestReader
 from resources.warehouse import Warehouse
 from tests.conftest import REPO
 
@@ -33,16 +36,34 @@ def test_assets_carry_what_the_catalog_says() -> None:
     assert orders.description is not None and "crm.customers" in orders.description
 
 
-def test_every_demo_source_lands_with_its_rows(tmp_path: Path) -> None:
+def test_every_demo_source_lands_with_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = demo_api.start()
+    for name, url in demo_api.base_urls(server.server_address[1]).items():
+        monkeypatch.setenv(name, url)
     catalog = load_platform_catalog()
     resources = {
         "warehouse": Warehouse(path=str(tmp_path / "w.duckdb"), staging_dir=str(tmp_path / "s")),
         "files": FileReader(root=str(REPO)),
+        "rest": RestReader(cache_dir=str(tmp_path / "cache")),
     }
 
-    with DagsterInstance.ephemeral() as instance:
-        report = run_sources(catalog, catalog.sources, instance=instance, resources=resources)
+    try:
+        with DagsterInstance.ephemeral() as instance:
+            report = run_sources(catalog, catalog.sources, instance=instance, resources=resources)
+    finally:
+        server.shutdown()
+        server.server_close()
 
     assert report.success, report.failures
     rows = {t["table"]: t["rows_in"] for t in report.tables}
-    assert rows == {"crm.customers": 200, "inventory.products": 13, "webshop.orders": 1950}
+    assert rows == {
+        "crm.customers": 200,
+        "inventory.products": 13,
+        "webshop.orders": 1950,
+        "earthquakes.events": 80,
+        "github.issues": 120,
+        "news.articles": 57,
+        "weather.hourly_forecast": 168,
+    }

@@ -1,0 +1,265 @@
+"""`kind: rest`: one asset per endpoint table; its child tables (lists of objects) land with it.
+
+Per table: child tables commit first, each through its own load (merge on `_parent_id`,
+`_index`), then the table itself with its incremental cursor. A failure before that last commit
+leaves the cursor where it was, so the next run fetches the same records again and the merges
+absorb them.
+"""
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    Failure,
+    MaterializeResult,
+    multi_asset,
+)
+
+from checks.asset_checks import check_results, check_specs
+from checks.gate import CheckSetupError, QualityGate
+from checks.rules import compile_checks
+from platform_assets.config.base import SourceConfig
+from platform_assets.config.rest import RestSource, RestTable
+from platform_assets.factory import asset_spec
+from platform_assets.loading import (
+    EXPECTED_ERRORS,
+    SourceLoadError,
+    as_failure,
+    asset_key,
+    write_spec,
+)
+from resources.duckdb_sql import quote
+from resources.rest import RestError, RestReader
+from resources.rest.client import RestClient
+from resources.rest.incremental import batch_maximum, column_name, later, start_value
+from resources.rest.records import INDEX, PARENT_ID, coalesce
+from resources.warehouse import Gate, Load, LoadResult, Warehouse
+from resources.write_dispositions import WriteSpec
+
+CHILD_PART_ROWS = 50_000
+
+REST_ERRORS: tuple[type[Exception], ...] = (*EXPECTED_ERRORS, RestError, CheckSetupError)
+
+
+def child_table_name(table: RestTable, field: str) -> str:
+    return f"{table.name}__{field}"
+
+
+def last_cursor(warehouse: Warehouse, source: str, table: str) -> str | None:
+    """The cursor the last successful load of the table reached (read-only, closed at once)."""
+    if not warehouse.file.exists():
+        return None
+    with warehouse.read_only() as con:
+        try:
+            row = con.execute(
+                "SELECT cursor_value FROM _tributary.state WHERE source = ? AND table_name = ?",
+                [source, table],
+            ).fetchone()
+        except duckdb.CatalogException:
+            return None
+    return None if row is None else row[0]
+
+
+def parent_values(warehouse: Warehouse, source: RestSource, table: RestTable) -> list[Any]:
+    """The distinct values of `{parent.field}` in the parent table, already loaded."""
+    parent = table.endpoint.parent
+    assert parent is not None
+    column = quote(column_name(parent[1]))
+    target = f"{quote(source.name)}.{quote(parent[0])}"
+    if not warehouse.file.exists():
+        raise RestError(f"the parent table {source.name}.{parent[0]} has not been loaded yet")
+    with warehouse.read_only() as con:
+        try:
+            rows = con.execute(
+                f"SELECT DISTINCT {column} FROM {target} WHERE {column} IS NOT NULL ORDER BY 1"
+            ).fetchall()
+        except duckdb.CatalogException as error:
+            raise RestError(
+                f"cannot read {parent[1]} of {source.name}.{parent[0]}: {error}"
+            ) from None
+    return [row[0] for row in rows]
+
+
+def table_write_spec(source: RestSource, table: RestTable) -> WriteSpec:
+    incremental = table.incremental
+    spec = write_spec(
+        source, table, order_by=column_name(incremental.cursor_field) if incremental else None
+    )
+    if incremental is not None and table.write in ("append", "merge"):
+        spec = dataclasses.replace(spec, allow_empty=True)
+    return spec
+
+
+def child_write_spec(source: RestSource, table: RestTable, field: str) -> WriteSpec:
+    keyed = table.write != "append"
+    return WriteSpec(
+        target_schema=source.name,
+        target_table=child_table_name(table, field),
+        write="merge" if keyed else "append",
+        primary_key=(PARENT_ID, INDEX) if keyed else (),
+        schema_policy=table.schema_policy,
+        allow_empty=True,
+    )
+
+
+@dataclasses.dataclass
+class TableLoad:
+    """Everything one table's load did: its result and its child tables' results."""
+
+    result: LoadResult
+    children: dict[str, LoadResult]
+
+    def metadata(self) -> dict[str, Any]:
+        data = self.result.metadata()
+        if self.children:
+            data["child_tables"] = {
+                f"{r.source}.{r.table}": r.rows_in for r in self.children.values()
+            }
+        return data
+
+
+def load_rest_table(
+    warehouse: Warehouse,
+    reader: RestReader,
+    client: RestClient,
+    source: RestSource,
+    table: RestTable,
+    run_id: str | None = None,
+    gate: "Gate | None" = None,
+) -> TableLoad:
+    """Fetch every page of `table` into staging, commit its child tables, then the table and
+    its cursor. Errors become a `SourceLoadError` naming the source and table."""
+    incremental = table.incremental
+    children: dict[str, LoadResult] = {}
+    with warehouse.load(source.name, table.name, run_id) as load:
+        try:
+            last = last_cursor(warehouse, source.name, table.name) if incremental else None
+            start = start_value(incremental, last) if incremental else None
+            parents = parent_values(warehouse, source, table) if table.endpoint.parent else None
+            cursor = _stage(
+                warehouse, reader, client, source, table, load, start, parents, children
+            )
+            keep_cursor = incremental is not None and incremental.end_value is None
+            result = load.commit(
+                table_write_spec(source, table), later(last, cursor) if keep_cursor else None, gate
+            )
+        except REST_ERRORS as error:
+            raise SourceLoadError(source.name, table.name, error) from None
+    return TableLoad(result, children)
+
+
+def _stage(
+    warehouse: Warehouse,
+    reader: RestReader,
+    client: RestClient,
+    source: RestSource,
+    table: RestTable,
+    load: Load,
+    start: str | None,
+    parents: list[Any] | None,
+    children: dict[str, LoadResult],
+) -> str | None:
+    requests, retries, read = client.requests, client.retries, client.bytes_read
+    cursor: str | None = None
+    child_loads: dict[str, Load] = {}
+    pending: dict[str, list[pa.Table]] = {}
+
+    with contextlib.ExitStack() as stack:
+
+        def rows() -> Iterator[pa.Table]:
+            nonlocal cursor
+            for batch in reader.batches(client, source, table, start, parents):
+                if table.incremental is not None:
+                    cursor = later(
+                        cursor, batch_maximum(batch.table, table.incremental.cursor_field)
+                    )
+                for field, child_rows in batch.children.items():
+                    if field not in child_loads:
+                        child_loads[field] = stack.enter_context(
+                            warehouse.load(source.name, child_table_name(table, field), load.run_id)
+                        )
+                        pending[field] = []
+                    pending[field].append(child_rows)
+                    if sum(t.num_rows for t in pending[field]) >= CHILD_PART_ROWS:
+                        child_loads[field].stage(coalesce(pending.pop(field)))
+                        pending[field] = []
+                yield batch.table
+
+        try:
+            load.stage(coalesce(rows()))
+        finally:
+            load.requests = client.requests - requests
+            load.retries = client.retries - retries
+            load.bytes_read = client.bytes_read - read
+        for field, child_load in child_loads.items():
+            child_load.stage(coalesce(pending[field]))
+            children[field] = child_load.commit(child_write_spec(source, table, field))
+    return cursor
+
+
+def build_rest_assets(source: SourceConfig) -> AssetsDefinition:
+    assert isinstance(source, RestSource)
+    rest_tables: dict[AssetKey, RestTable] = {asset_key(source, t): t for t in source.tables}
+    compiled = {key: compile_checks(table.checks) for key, table in rest_tables.items()}
+    specs = []
+    for table in source.tables:
+        spec = asset_spec(source, table, {"rest"})
+        parent = table.endpoint.parent
+        if parent is not None:
+            spec = spec.merge_attributes(deps=[AssetKey([source.name, parent[0]])])
+        specs.append(spec)
+
+    @multi_asset(
+        name=source.name,
+        specs=specs,
+        check_specs=[spec for key in rest_tables for spec in check_specs(key, compiled[key])],
+        can_subset=True,
+        required_resource_keys={"warehouse", "rest"},
+        op_tags={"tributary/source": source.name},
+    )
+    def _load(context: AssetExecutionContext) -> Iterator[MaterializeResult | AssetCheckResult]:
+        warehouse: Warehouse = context.resources.warehouse
+        reader: RestReader = context.resources.rest
+        selected = {key.path[-1] for key in context.selected_asset_keys}
+        failures: list[str] = []
+        client = reader.client(source)
+        try:
+            for table in source.load_order(selected):
+                key = asset_key(source, table)
+                rules = compiled[key]
+                gate = QualityGate(source.name, table, rules) if rules.rules else None
+                try:
+                    loaded = load_rest_table(
+                        warehouse, reader, client, source, table, context.run.run_id, gate
+                    )
+                except SourceLoadError as error:
+                    raise as_failure(error) from None
+                result = loaded.result
+                context.log.info(
+                    f"{source.name}.{table.name}: {result.rows_in} rows in, {result.inserted} "
+                    f"inserted, {result.updated} updated, {len(loaded.children)} child tables, "
+                    f"{result.requests} requests, {result.retries} retries ({result.seconds:.2f}s)"
+                )
+                if not result.blocked:
+                    yield MaterializeResult(asset_key=key, metadata=loaded.metadata())
+                if result.verdict is not None:
+                    yield from check_results(key, result.verdict, context.selected_asset_check_keys)
+                if result.blocked and result.verdict is not None:
+                    failures.append(
+                        f"source {source.name!r}, table {table.name!r}: blocked by checks "
+                        f"({result.verdict.summary()}); load {result.load_id}"
+                    )
+        finally:
+            client.close()
+        if failures:
+            raise Failure(description="\n".join(failures))
+
+    return _load

@@ -1,0 +1,188 @@
+"""The reader resource of `kind: rest`: a table's pages as Arrow batches, fetched ahead."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from platform_assets.config.rest import RestSource, RestTable, SinglePagePaginator
+from resources.rest.client import RestClient
+from resources.rest.concurrency import ordered_parallel, prefetch
+from resources.rest.errors import (
+    BODY_EXCERPT,
+    PaginationLoopError,
+    Redactor,
+    RestError,
+    RestResponseError,
+)
+from resources.rest.incremental import before_end
+from resources.rest.paginators import Fetched, PageRequest, Paging
+from resources.rest.records import SEPARATOR, flatten, records_at
+
+ROW_ID = "_row_id"
+"""Added to rows of a table without a primary key that has child tables: their `_parent_id`."""
+
+
+@dataclass
+class Batch:
+    """One page of a table: its rows, and the rows of each child table (by list field)."""
+
+    table: pa.Table
+    children: dict[str, pa.Table] = field(default_factory=dict)
+
+
+def parent_column(table: str, field_path: str) -> str:
+    """The column a dependent table gets for the parent value its rows were fetched for."""
+    return f"_{table}_{field_path.replace('.', SEPARATOR)}"
+
+
+class RestReader(ConfigurableResource):
+    """Opens a `RestClient` per source and run; `cache_ttl` responses go under `cache_dir`."""
+
+    cache_dir: str = Field(description="Where `cache_ttl` keeps cached GET responses.")
+
+    def client(self, source: RestSource) -> RestClient:
+        return RestClient(source.client, Redactor(), Path(self.cache_dir) / f"{source.name}.sqlite")
+
+    def batches(
+        self,
+        client: RestClient,
+        source: RestSource,
+        table: RestTable,
+        start: str | None = None,
+        parent_values: Sequence[Any] | None = None,
+    ) -> Iterator[Batch]:
+        """Every page of `table` as a `Batch`, in page order, fetched ahead of the consumer."""
+        fetcher = _TableFetcher(client, source, table, start)
+        if parent_values is None:
+            return prefetch(fetcher.pages(fetcher.request(table.endpoint.path)))
+        return prefetch(fetcher.dependent_pages(parent_values))
+
+
+class _TableFetcher:
+    def __init__(
+        self, client: RestClient, source: RestSource, table: RestTable, start: str | None
+    ) -> None:
+        self.client, self.source, self.table, self.start = client, source, table, start
+        endpoint = table.endpoint
+        self.paginator = (
+            endpoint.paginator or source.client.paginator or SinglePagePaginator(type="single_page")
+        )
+
+    def request(self, path: str) -> PageRequest:
+        endpoint, incremental = self.table.endpoint, self.table.incremental
+        params: dict[str, Any] = dict(endpoint.params)
+        body = dict(endpoint.json_body) if endpoint.json_body is not None else None
+        if incremental is not None and self.start is not None:
+            if incremental.param_location == "json":
+                body = {**(body or {}), incremental.param: self.start}
+            else:
+                params[incremental.param] = self.start
+        return PageRequest(url=self.client.url(path), params=params, json=body)
+
+    def pages(self, request: PageRequest) -> Iterator[Batch]:
+        paging = Paging(self.paginator)
+        next_request: PageRequest | None = paging.first(request)
+        first = True
+        while next_request is not None:
+            fetched, batch = self.fetch(next_request)
+            yield batch
+            remaining = paging.remaining(fetched) if first else None
+            if remaining is not None:
+                for _page, more in ordered_parallel(
+                    self.fetch, remaining, self.source.client.max_workers
+                ):
+                    yield more
+                return
+            first = False
+            try:
+                next_request = paging.next(fetched)
+            except PaginationLoopError as error:
+                shown = self.client.redact(fetched.response.url)
+                raise PaginationLoopError(f"{error} (after {shown})") from None
+
+    def dependent_pages(self, parent_values: Sequence[Any]) -> Iterator[Batch]:
+        parent = self.table.endpoint.parent
+        assert parent is not None
+        placeholder = "{" + f"{parent[0]}.{parent[1]}" + "}"
+        column = parent_column(*parent)
+
+        def for_parent(value: Any) -> list[Batch]:
+            path = self.table.endpoint.path.replace(placeholder, quote(str(value), safe=""))
+            batches = list(self.pages(self.request(path)))
+            for batch in batches:
+                if batch.table.num_columns:
+                    values = pa.array([value] * batch.table.num_rows)
+                    batch.table = batch.table.append_column(column, values)
+            return batches
+
+        for batches in ordered_parallel(for_parent, parent_values, self.source.client.max_workers):
+            yield from batches
+
+    def fetch(self, request: PageRequest) -> tuple[Fetched, Batch]:
+        method = self.table.endpoint.method
+        response = self.client.request(method, request.url, request.params, request.json)
+        shown = f"{method} {self.client.redact(response.url)}"
+        try:
+            document = json.loads(response.content)
+        except ValueError as error:
+            excerpt = self.client.redact(response.text[:BODY_EXCERPT])
+            raise RestResponseError(
+                f"{shown}: the response is not valid JSON ({error}); it starts: {excerpt!r}"
+            ) from None
+        endpoint = self.table.endpoint
+        try:
+            records = records_at(document, endpoint.records, endpoint.records_layout)
+        except ValueError as error:
+            raise RestResponseError(f"{shown}: records: {error}") from None
+        fetched = Fetched(request, response, document, records.num_rows)
+        try:
+            return fetched, self._batch(records)
+        except RestError as error:
+            raise RestResponseError(f"{shown}: {error}") from None
+
+    def _batch(self, records: pa.Table) -> Batch:
+        if records.num_columns == 0:
+            return Batch(records)
+        if self.table.incremental is not None:
+            records = before_end(records, self.table.incremental)
+        records, ids = self._parent_ids(records)
+        flat = flatten(records, self.table.max_nesting, ids)
+        return Batch(flat.table, flat.children)
+
+    def _parent_ids(self, records: pa.Table) -> tuple[pa.Table, pa.ChunkedArray | None]:
+        if not _has_child_lists(records.schema):
+            return records, None
+        key = self.table.primary_key
+        missing = [k for k in key if k not in records.column_names]
+        if missing:
+            raise RestError(f"primary_key column(s) {', '.join(missing)} not in the records")
+        if len(key) == 1:
+            return records, records.column(key[0])
+        if key:
+            parts = [pc.cast(records.column(k), pa.string()) for k in key]
+            return records, pc.binary_join_element_wise(*parts, "|")
+        ids = pa.array([uuid.uuid4().hex for _ in range(records.num_rows)])
+        records = records.append_column(ROW_ID, ids)
+        return records, records.column(ROW_ID)
+
+
+def _has_child_lists(schema: pa.Schema) -> bool:
+    def nested(kind: pa.DataType) -> bool:
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            return bool(pa.types.is_struct(kind.value_type))
+        if pa.types.is_struct(kind):
+            return any(nested(kind.field(i).type) for i in range(kind.num_fields))
+        return False
+
+    return any(nested(f.type) for f in schema)
