@@ -30,7 +30,7 @@ demo: install
 	NEWSAPI_URL=$${NEWSAPI_URL:-$(DEMO_API)/news} \
 	GITHUB_API_URL=$${GITHUB_API_URL:-$(DEMO_API)/github} \
 	USGS_API_URL=$${USGS_API_URL:-$(DEMO_API)/earthquakes} \
-	$(BIN)/tributary run --all
+	$(BIN)/tributary run --all --workers 1  # small sources: one process starts fastest
 
 test: install
 	$(BIN)/pytest -q
