@@ -16,11 +16,19 @@ from dagster import (
     multi_asset,
 )
 
-from checks.asset_checks import check_results, check_specs
+from checks.asset_checks import check_specs
 from checks.gate import QualityGate
 from checks.rules import compile_checks
 from platform_assets.config.base import SourceConfig, TableConfig
-from platform_assets.loading import Extract, SourceLoadError, as_failure, asset_key, run_load
+from platform_assets.loading import (
+    Extract,
+    SourceLoadError,
+    as_failure,
+    asset_key,
+    blocked_message,
+    load_events,
+    run_load,
+)
 from resources.warehouse import Warehouse
 
 ExtractFactory = Callable[[Any, SourceConfig, TableConfig], Extract]
@@ -91,16 +99,11 @@ def build_source_assets(
                 )
             except SourceLoadError as error:
                 raise as_failure(error) from error
-            if not result.blocked:
-                yield MaterializeResult(asset_key=key, metadata=result.metadata())
-            if result.verdict is not None:
-                yield from check_results(key, result.verdict, context.selected_asset_check_keys)
-            if result.blocked and result.verdict is not None:
-                failures.append(
-                    f"source {source.name!r}, table {table.name!r}: blocked by checks "
-                    f"({result.verdict.summary()}); {result.quarantined} rows quarantined, "
-                    f"load {result.load_id}"
-                )
+            yield from load_events(
+                key, result, result.metadata(), context.selected_asset_check_keys
+            )
+            if message := blocked_message(source, table, result):
+                failures.append(message)
         if failures:
             raise Failure(description="\n".join(failures))
 

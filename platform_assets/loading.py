@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator, Mapping
+from typing import Any
 
 import duckdb
-from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult
+from dagster import (
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetKey,
+    Failure,
+    MaterializeResult,
+)
 
+from checks.asset_checks import check_results
 from checks.gate import CheckSetupError
 from platform_assets.config.base import SourceConfig, TableConfig
 from resources.files import FileReadError
@@ -93,4 +102,29 @@ def as_failure(error: SourceLoadError) -> Failure:
     return Failure(
         description=str(error),
         metadata={"source": error.source, "table": error.table},
+    )
+
+
+def load_events(
+    key: AssetKey,
+    result: LoadResult,
+    metadata: Mapping[str, Any],
+    selected_checks: Collection[AssetCheckKey],
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    """What Dagster hears of a load: its materialization (unless the gate blocked it), then the
+    outcome of every selected check."""
+    if not result.blocked:
+        yield MaterializeResult(asset_key=key, metadata=dict(metadata))
+    if result.verdict is not None:
+        yield from check_results(key, result.verdict, selected_checks)
+
+
+def blocked_message(source: SourceConfig, table: TableConfig, result: LoadResult) -> str | None:
+    """Why the step must fail when the gate kept the batch out, or None."""
+    if not result.blocked or result.verdict is None:
+        return None
+    return (
+        f"source {source.name!r}, table {table.name!r}: blocked by checks "
+        f"({result.verdict.summary()}); {result.quarantined} rows quarantined, "
+        f"load {result.load_id}"
     )

@@ -23,7 +23,7 @@ from dagster import (
     multi_asset,
 )
 
-from checks.asset_checks import check_results, check_specs
+from checks.asset_checks import check_specs
 from checks.gate import CheckSetupError, QualityGate
 from checks.rules import compile_checks
 from platform_assets.config.base import SourceConfig
@@ -34,6 +34,8 @@ from platform_assets.loading import (
     SourceLoadError,
     as_failure,
     asset_key,
+    blocked_message,
+    load_events,
     write_spec,
 )
 from resources.duckdb_sql import quote
@@ -248,15 +250,11 @@ def build_rest_assets(source: SourceConfig) -> AssetsDefinition:
                     f"inserted, {result.updated} updated, {len(loaded.children)} child tables, "
                     f"{result.requests} requests, {result.retries} retries ({result.seconds:.2f}s)"
                 )
-                if not result.blocked:
-                    yield MaterializeResult(asset_key=key, metadata=loaded.metadata())
-                if result.verdict is not None:
-                    yield from check_results(key, result.verdict, context.selected_asset_check_keys)
-                if result.blocked and result.verdict is not None:
-                    failures.append(
-                        f"source {source.name!r}, table {table.name!r}: blocked by checks "
-                        f"({result.verdict.summary()}); load {result.load_id}"
-                    )
+                yield from load_events(
+                    key, result, loaded.metadata(), context.selected_asset_check_keys
+                )
+                if message := blocked_message(source, table, result):
+                    failures.append(message)
         finally:
             client.close()
         if failures:
