@@ -18,9 +18,8 @@ $(VENV)/.installed: pyproject.toml
 DEMO_API_PORT ?= 8765
 DEMO_API = http://127.0.0.1:$(DEMO_API_PORT)
 
-demo: install
-	$(BIN)/tributary validate
-	@$(BIN)/python -m platform_assets.demo_api --port $(DEMO_API_PORT) & api=$$!; \
+# Serve the demo's REST APIs on 127.0.0.1 for as long as the command after it runs.
+WITH_DEMO_API = $(BIN)/python -m platform_assets.demo_api --port $(DEMO_API_PORT) & api=$$!; \
 	trap 'kill $$api' EXIT; \
 	for i in 1 2 3 4 5 6 7 8 9 10; do \
 	  $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', $(DEMO_API_PORT)), 1)" \
@@ -29,8 +28,11 @@ demo: install
 	OPEN_METEO_API_URL=$${OPEN_METEO_API_URL:-$(DEMO_API)/weather} \
 	NEWSAPI_URL=$${NEWSAPI_URL:-$(DEMO_API)/news} \
 	GITHUB_API_URL=$${GITHUB_API_URL:-$(DEMO_API)/github} \
-	USGS_API_URL=$${USGS_API_URL:-$(DEMO_API)/earthquakes} \
-	$(BIN)/tributary run --all --workers 1  # small sources: one process starts fastest
+	USGS_API_URL=$${USGS_API_URL:-$(DEMO_API)/earthquakes}
+
+demo: install
+	$(BIN)/tributary validate
+	@$(WITH_DEMO_API) $(BIN)/tributary run --all --workers 1  # small sources: one process is fastest
 
 test: install
 	$(BIN)/pytest -q
@@ -42,7 +44,7 @@ lint: install
 
 dev: install
 	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
+	@$(WITH_DEMO_API) $(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
 
 bench: install
 	$(BIN)/python -m bench
