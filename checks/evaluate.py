@@ -14,7 +14,7 @@ from typing import Any
 import pandera.polars as pa
 import polars as pl
 
-from checks.rules import ROW_WISE, CompiledChecks, Rule, rule_name
+from checks.rules import ROW_WISE, CompiledChecks, rule_name
 
 ROW_ID = "__row_id"
 SAMPLE_SIZE = 5
@@ -126,7 +126,3 @@ def uniqueness(values: pl.Series) -> tuple[int, list[Any]]:
         return 0, []
     duplicated = present.filter(present.is_duplicated()).unique(maintain_order=True)
     return repeats, duplicated.head(SAMPLE_SIZE).to_list()
-
-
-def rules_of_kind(compiled: CompiledChecks, *kinds: str) -> list[Rule]:
-    return [r for r in compiled.rules if r.kind in kinds]

@@ -58,19 +58,6 @@ def write_spec(source: SourceConfig, table: TableConfig, order_by: str | None = 
     )
 
 
-def load_table(
-    context: AssetExecutionContext,
-    warehouse: Warehouse,
-    source: SourceConfig,
-    table: TableConfig,
-    extract: Extract,
-    expected_errors: tuple[type[Exception], ...] = EXPECTED_ERRORS,
-) -> MaterializeResult:
-    """Stage with `extract`, commit, and describe the load (no quality gate)."""
-    result = run_load(context, warehouse, source, table, extract, None, expected_errors)
-    return MaterializeResult(asset_key=asset_key(source, table), metadata=result.metadata())
-
-
 def run_load(
     context: AssetExecutionContext,
     warehouse: Warehouse,

@@ -135,6 +135,11 @@ def write_nothing(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> WriteOutco
     return _empty(con, spec, _existing_columns(con, spec))
 
 
+def _beside(batch: str, suffix: str) -> str:
+    """A scratch table next to the batch table (`"s"."__batch_x"` → `"s"."__batch_x_<suffix>"`)."""
+    return f'{batch.removesuffix(chr(34))}_{suffix}"'
+
+
 def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
     row = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
     return int(row[0]) if row else 0
@@ -185,7 +190,7 @@ def _deduplicated(
     if total == unique:
         return batch
     order = f"{quote(spec.order_by)} DESC NULLS LAST, " if spec.order_by else ""
-    latest = batch.removesuffix('"') + '_latest"'
+    latest = _beside(batch, "latest")
     con.execute(
         f"CREATE TABLE {latest} AS SELECT * FROM {batch} "
         f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}rowid DESC) = 1"
@@ -276,7 +281,7 @@ def _changed_rows(
     joined as narrow (key, hash) pairs, so memory holds no whole rows; full rows are fetched only
     for the changes. A changed row is missed only if its 64-bit hash collides with the old one's.
     """
-    changed = batch.removesuffix('"') + '_changed"'
+    changed = _beside(batch, "changed")
     types = columns_of(con, spec.target)
     current = " WHERE _valid_to IS NULL" if current_only else ""
     keys = column_list(spec.primary_key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,3 @@ def warehouse(tmp_path: Path) -> Warehouse:
     return Warehouse(
         path=str(tmp_path / "warehouse.duckdb"), staging_dir=str(tmp_path / ".staging")
     )
-
-
-Runner = Callable[..., RunReport]
