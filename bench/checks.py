@@ -1,11 +1,18 @@
 """`python -m bench.checks`: 10 column rules over 5M rows, through the quality gate's evaluator,
-against one hand-written polars pass over the same predicates (target: at most 1.2x)."""
+against one hand-written pass over the same predicates (target: at most 1.2x).
+
+The gate judges a batch where it lies, in a DuckDB table, so its baselines are one hand-written
+DuckDB aggregate over that table and one hand-written polars pass over the same rows already in
+memory (the export to polars not counted)."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import duckdb
 import polars as pl
 from tabulate import tabulate
 
@@ -53,6 +60,28 @@ def hand_written(frame: pl.DataFrame) -> dict[str, int]:
     return {name: int(totals[name][0]) for name in fails}
 
 
+def hand_written_sql(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """The same ten predicates as one DuckDB aggregate."""
+    statuses = ", ".join(f"'{s}'" for s in STATUSES)
+    countries = ", ".join(f"'{c}'" for c in COUNTRIES)
+    fails = {
+        "id_not_null": "id IS NULL",
+        "customer_id_min": "customer_id < 0",
+        "quantity_min": "quantity < 0",
+        "quantity_max": "quantity > 99999",
+        "amount_min": "amount < 0",
+        "weight_max": "weight > 1000",
+        "status_isin": f"status NOT IN ({statuses})",
+        "email_regex": f"NOT regexp_matches(email, '{EMAIL}')",
+        "reference_str_length": "length(reference) <> 16",
+        "country_isin": f"country NOT IN ({countries})",
+    }
+    sums = ", ".join(f"count(*) FILTER (WHERE {p})" for p in fails.values())
+    row = con.execute(f"SELECT {sums} FROM orders").fetchone()
+    assert row is not None
+    return dict(zip(fails, map(int, row), strict=True))
+
+
 def best_of(runs: int, work: Callable[[], object]) -> float:
     times = []
     for _ in range(runs):
@@ -64,19 +93,32 @@ def best_of(runs: int, work: Callable[[], object]) -> float:
 
 def main() -> None:
     _, parquet = ensure_inputs(5_000_000)
-    frame = pl.read_parquet(parquet)
-    compiled = compile_checks(CHECKS)
-    ours = {k: v.failures for k, v in count_failures(compiled, [frame], keep_rows=False).items()}
-    assert ours == hand_written(frame), (ours, hand_written(frame))
-    base = best_of(5, lambda: hand_written(frame))
-    gate = best_of(5, lambda: count_failures(compiled, [frame], keep_rows=False))
-    verdict = "ok" if gate / base <= 1.2 else "OVER 1.2x"
+    with tempfile.TemporaryDirectory(prefix="tributary-bench-") as work:
+        con = duckdb.connect(str(Path(work) / "checks.duckdb"), config={"memory_limit": "512MB"})
+        con.execute(f"CREATE TABLE orders AS SELECT * FROM read_parquet('{parquet}')")
+        frame = con.execute("SELECT * FROM orders").pl()
+        compiled = compile_checks(CHECKS)
+
+        def gate() -> dict[str, int]:
+            counts = count_failures(compiled, con, "orders", keep_rows=False)
+            return {name: count.failures for name, count in counts.items()}
+
+        assert gate() == hand_written_sql(con) == hand_written(frame)
+        ours = best_of(5, gate)
+        sql = best_of(5, lambda: hand_written_sql(con))
+        polars = best_of(5, lambda: hand_written(frame))
+        exported = best_of(3, lambda: hand_written(con.execute("SELECT * FROM orders").pl()))
+        con.close()
+    verdict = "ok" if ours / sql <= 1.2 else "OVER 1.2x"
+    rows = [
+        ["hand-written DuckDB aggregate", sql, "1.00x", ""],
+        ["gate: pandera rules in one DuckDB query", ours, f"{ours / sql:.2f}x", verdict],
+        ["hand-written polars, rows already in memory", polars, f"{polars / sql:.2f}x", ""],
+        ["hand-written polars, exported from DuckDB", exported, f"{exported / sql:.2f}x", ""],
+    ]
     print(
         tabulate(
-            [
-                ["hand-written polars", f"{base:.3f}", "1.00x", ""],
-                ["pandera rules, one pass", f"{gate:.3f}", f"{gate / base:.2f}x", verdict],
-            ],
+            [[name, f"{seconds:.3f}", ratio, verdict] for name, seconds, ratio, verdict in rows],
             headers=[f"{frame.height:,} rows, 10 rules", "seconds", "ratio", "target"],
         )
     )

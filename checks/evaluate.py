@@ -1,128 +1,179 @@
-"""Evaluate a compiled pandera schema over a batch: one polars pass counts every rule's failures.
+"""Count every rule's failures where the batch lives: in DuckDB, in one pass, no rows exported.
 
-Each pandera check yields its boolean output; all of them are summed in a single `select`, so
-the cost is one pass over the data however many rules there are. Samples and failing row ids are
-extracted only for rules that failed. Nulls are judged by `nullable` alone.
+pandera's built-in checks (`ge`, `le`, `isin`, `str_matches`, `str_length`...) have narwhals
+implementations; applied to a narwhals frame over the batch table they become DuckDB expressions.
+Those, `nullable`, and the catalog's SQL `expressions` are summed by a single aggregate query.
+Samples and failing row ids are fetched only for rules that failed. Nulls are judged by
+`nullable` alone.
+
+Checks written in Python (the custom checks of a `DataFrameModel`) cannot run as SQL: they run on
+polars chunks of the columns the schema names, and only when there are some.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
+import narwhals.stable.v1 as nw
+import pandera.backends.narwhals.builtin_checks  # noqa: F401  (registers the narwhals built-ins)
 import pandera.polars as pa
 import polars as pl
+from pandera.api.function_dispatch import Dispatcher
+from pandera.backends.narwhals.checks import NarwhalsCheckBackend
 
-from checks.rules import ROW_WISE, CompiledChecks, rule_name
+from checks.rules import CompiledChecks, rule_name
+from resources.duckdb_sql import column_list, quote
+
+pa.Check.register_backend(nw.LazyFrame, NarwhalsCheckBackend)
 
 ROW_ID = "__row_id"
 SAMPLE_SIZE = 5
+CHUNK_ROWS = 1_000_000
 
 
 @dataclass
 class RuleCount:
-    """What the pass found for one rule, accumulated over the chunks of a batch."""
+    """What the evaluation found for one rule."""
 
     failures: int = 0
     samples: list[Any] = field(default_factory=list)
-    failing_rows: list[pl.Series] = field(default_factory=list)
+    failing_rows: list[int] = field(default_factory=list)
 
 
-def _outputs(
-    schema: pa.DataFrameSchema, frame: pl.LazyFrame
-) -> tuple[dict[str, pl.LazyFrame], dict[str, pl.LazyFrame]]:
-    """Each rule's pandera boolean output (true = passes): those known to give one value per row,
-    and the frame-wide checks of a model, which may give a single value for the whole frame."""
-    rows: dict[str, pl.LazyFrame] = {}
-    frames: dict[str, pl.LazyFrame] = {}
-    for name, column in schema.columns.items():
-        if not column.nullable:
-            rows[f"{name}_not_null"] = frame.select(pl.col(name).is_not_null())
-        for check in column.checks:
-            rows[rule_name(name, check)] = check(frame, name).check_output
-    for check in schema.checks:
-        row_wise = (check.statistics or {}).get(ROW_WISE, False)
-        (rows if row_wise else frames)[rule_name(None, check)] = check(frame).check_output
-    return rows, frames
+@dataclass(frozen=True)
+class _Predicate:
+    """A rule as a narwhals boolean expression, true where a row passes."""
+
+    name: str
+    columns: tuple[str, ...]
+    """What a sample of a failing row shows: the checked column, or those a condition reads."""
+    passes: nw.Expr
+
+
+def is_builtin(check: pa.Check) -> bool:
+    """A pandera built-in check (which has a narwhals, hence SQL, implementation)."""
+    return isinstance(check._check_fn, Dispatcher)
 
 
 def count_failures(
-    compiled: CompiledChecks, chunks: Iterable[pl.DataFrame], keep_rows: bool
+    compiled: CompiledChecks, con: duckdb.DuckDBPyConnection, batch: str, keep_rows: bool
 ) -> dict[str, RuleCount]:
-    """Failures per row-level rule over all `chunks` (each with a `__row_id` column when
-    `keep_rows`, whose failing ids are then kept for quarantine)."""
-    counts: dict[str, RuleCount] = {}
-    for chunk in chunks:
-        outputs, frame_outputs = _outputs(compiled.schema, chunk.lazy())
-        for name, output in frame_outputs.items():
-            _count_frame_check(compiled, name, output, chunk, counts, keep_rows)
-        if not outputs:
-            continue
-        passes = pl.concat(
-            [out.select(pl.first().fill_null(True).alias(name)) for name, out in outputs.items()],
-            how="horizontal",
-        )
-        totals = passes.select([(~pl.col(name)).sum().alias(name) for name in outputs]).collect()
-        failed = [name for name in outputs if totals[name][0]]
-        for name in outputs:
-            counts.setdefault(name, RuleCount()).failures += int(totals[name][0] or 0)
-        if failed:
-            _collect_failures(compiled, chunk, passes.collect(), failed, counts, keep_rows)
+    """Failures per row-level rule of `compiled` on the table `batch` (quoted SQL name).
+
+    With `keep_rows`, the `rowid`s of failing rows are kept too, for quarantine.
+    """
+    counts = _count_in_sql(compiled, con, batch, keep_rows)
+    counts.update(_count_in_python(compiled, con, batch, keep_rows))
     return counts
 
 
-def _count_frame_check(
-    compiled: CompiledChecks,
+def _count_in_sql(
+    compiled: CompiledChecks, con: duckdb.DuckDBPyConnection, batch: str, keep_rows: bool
+) -> dict[str, RuleCount]:
+    expressions = "".join(
+        f", coalesce(({condition.sql}), true) AS {quote(_expression_column(name))}"
+        for name, condition in compiled.expressions
+    )
+    frame = nw.from_native(con.sql(f"SELECT rowid AS {ROW_ID}, *{expressions} FROM {batch}")).lazy()
+    predicates = list(_predicates(compiled, frame))
+    if not predicates:
+        return {}
+    totals = frame.select(
+        [(~p.passes.fill_null(True)).sum().alias(p.name) for p in predicates]
+    ).collect()
+    counts = {p.name: RuleCount(int(totals[p.name][0] or 0)) for p in predicates}
+    for predicate in predicates:
+        if counts[predicate.name].failures:
+            _collect_failures(frame, predicate, counts[predicate.name], keep_rows)
+    return counts
+
+
+def _predicates(compiled: CompiledChecks, frame: nw.LazyFrame) -> Iterator[_Predicate]:
+    for name, column in compiled.schema.columns.items():
+        if not column.nullable:
+            yield _Predicate(f"{name}_not_null", (name,), ~nw.col(name).is_null())
+        for check in column.checks:
+            if is_builtin(check):
+                output = check(frame, name).check_output
+                yield _Predicate(rule_name(name, check), (name,), output)
+    for name, condition in compiled.expressions:
+        yield _Predicate(name, tuple(sorted(condition.columns)), nw.col(_expression_column(name)))
+
+
+def _expression_column(rule: str) -> str:
+    return f"__rule_{rule}"
+
+
+def _collect_failures(
+    frame: nw.LazyFrame, predicate: _Predicate, count: RuleCount, keep_rows: bool
+) -> None:
+    failing = frame.filter(~predicate.passes.fill_null(True))
+    sample = failing.select(predicate.columns).head(SAMPLE_SIZE).collect()
+    if len(predicate.columns) == 1:
+        count.samples = sample[predicate.columns[0]].to_list()
+    else:
+        count.samples = sample.rows(named=True)
+    if keep_rows:
+        count.failing_rows = failing.select(ROW_ID).collect()[ROW_ID].to_list()
+
+
+def _count_in_python(
+    compiled: CompiledChecks, con: duckdb.DuckDBPyConnection, batch: str, keep_rows: bool
+) -> dict[str, RuleCount]:
+    """The checks written in Python, on polars chunks of the columns the schema names."""
+    column_checks = {
+        name: [c for c in column.checks if not is_builtin(c)]
+        for name, column in compiled.schema.columns.items()
+    }
+    if not any(column_checks.values()) and not compiled.schema.checks:
+        return {}
+    row_id = f"rowid AS {ROW_ID}, " if keep_rows else ""
+    reader = con.execute(
+        f"SELECT {row_id}{column_list(compiled.schema.columns)} FROM {batch}"
+    ).to_arrow_reader(CHUNK_ROWS)
+    counts: dict[str, RuleCount] = {}
+    for record_batch in reader:
+        chunk = pl.from_arrow(record_batch)
+        assert isinstance(chunk, pl.DataFrame)
+        lazy = chunk.lazy()
+        for name, checks in column_checks.items():
+            for check in checks:
+                output = check(lazy, name).check_output
+                _count_chunk(rule_name(name, check), name, output, chunk, counts, keep_rows)
+        for check in compiled.schema.checks:
+            output = check(lazy).check_output
+            _count_chunk(str(check.name), None, output, chunk, counts, keep_rows)
+    return counts
+
+
+def _count_chunk(
     name: str,
+    column: str | None,
     output: pl.LazyFrame,
     chunk: pl.DataFrame,
     counts: dict[str, RuleCount],
     keep_rows: bool,
 ) -> None:
-    """A model's frame-wide check: row-wise if it yields a value per row, else one verdict."""
-    passes = output.select(pl.first().fill_null(True).alias(name)).collect()
+    """Add one chunk's failures of a Python check. A frame-wide check that yields one verdict
+    for the whole chunk (not one per row) fails once or not at all."""
+    passes = output.select(pl.first().fill_null(True)).collect().to_series()
     count = counts.setdefault(name, RuleCount())
-    failing = int((~passes[name]).sum())
-    if passes.height != chunk.height:
+    failing = int((~passes).sum())
+    if passes.len() != chunk.height:
         count.failures = max(count.failures, 1 if failing else 0)
         return
     count.failures += failing
-    if failing:
-        _collect_failures(compiled, chunk, passes, [name], counts, keep_rows)
-
-
-def _collect_failures(
-    compiled: CompiledChecks,
-    chunk: pl.DataFrame,
-    passes: pl.DataFrame,
-    failed: list[str],
-    counts: dict[str, RuleCount],
-    keep_rows: bool,
-) -> None:
-    for name in failed:
-        count = counts[name]
-        bad = chunk.filter(~passes[name])
-        rule = compiled.rule(name)
-        if len(count.samples) < SAMPLE_SIZE:
-            wanted = SAMPLE_SIZE - len(count.samples)
-            if rule.column is not None:
-                values = bad[rule.column].head(wanted).to_list()
-            else:
-                values = bad.drop(ROW_ID, strict=False).head(wanted).to_dicts()
-            count.samples.extend(values)
-        if keep_rows and ROW_ID in bad.columns:
-            count.failing_rows.append(bad[ROW_ID])
-
-
-def uniqueness(values: pl.Series) -> tuple[int, list[Any]]:
-    """(rows beyond the first of each repeated value, up to 5 repeated values).
-
-    `n_unique` answers the common case fast; the duplicates are extracted only when it fails.
-    """
-    present = values.drop_nulls()
-    repeats = present.len() - present.n_unique()
-    if repeats == 0:
-        return 0, []
-    duplicated = present.filter(present.is_duplicated()).unique(maintain_order=True)
-    return repeats, duplicated.head(SAMPLE_SIZE).to_list()
+    if not failing:
+        return
+    bad = chunk.filter(~passes)
+    if len(count.samples) < SAMPLE_SIZE:
+        wanted = SAMPLE_SIZE - len(count.samples)
+        if column is not None:
+            count.samples.extend(bad[column].head(wanted).to_list())
+        else:
+            count.samples.extend(bad.drop(ROW_ID, strict=False).head(wanted).to_dicts())
+    if keep_rows and ROW_ID in bad.columns:
+        count.failing_rows.extend(bad[ROW_ID].to_list())

@@ -8,20 +8,18 @@ quarantine. The writer then records the outcomes and acts on the verdict in the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
-import polars as pl
 
-from checks.evaluate import ROW_ID, RuleCount, count_failures, uniqueness
+from checks.evaluate import SAMPLE_SIZE, count_failures
 from checks.rules import CompiledChecks, Rule
 from platform_assets.config.base import TableConfig
-from resources.duckdb_sql import column_list, quote
+from resources.duckdb_sql import quote
+from resources.uniqueness import key_counts
 
-CHUNK_ROWS = 1_000_000
 _TYPE_ALIASES = {
     "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
     "INT": "INTEGER",
@@ -94,9 +92,7 @@ class QualityGate:
         self._require_columns(columns)
         rows = int(con.execute(f"SELECT count(*) FROM {batch}").fetchone()[0])  # type: ignore[index]
         keep_rows = self.table.on_fail == "quarantine_rows"
-        counts = count_failures(
-            self.compiled, self._chunks(con, batch, columns, keep_rows), keep_rows
-        )
+        counts = count_failures(self.compiled, con, batch, keep_rows)
         outcomes = []
         row_ids: dict[str, list[int]] = {}
         for rule in self.compiled.rules:
@@ -105,7 +101,7 @@ class QualityGate:
                 outcomes.append(
                     CheckOutcome(rule, count.failures == 0, count.failures, rows, count.samples)
                 )
-                row_ids[rule.name] = _ids(count)
+                row_ids[rule.name] = count.failing_rows
             elif rule.kind == "unique":
                 outcomes.append(self._unique(con, batch, rule, rows, keep_rows, row_ids))
             elif rule.kind == "dtype":
@@ -122,6 +118,8 @@ class QualityGate:
         if self.table.checks.max_age:
             wanted.add(self.table.checks.max_age.column)
         wanted |= {ref.column for ref in self.table.checks.references}
+        for _, condition in self.compiled.expressions:
+            wanted |= condition.columns
         missing = sorted(wanted - columns.keys())
         if missing:
             available = ", ".join(c for c in columns if not c.startswith("_"))
@@ -129,29 +127,6 @@ class QualityGate:
                 f"checks name column(s) the batch does not have: {', '.join(missing)} "
                 f"(it has: {available})"
             )
-
-    def _chunks(
-        self, con: duckdb.DuckDBPyConnection, batch: str, columns: dict[str, str], keep_rows: bool
-    ) -> Iterator[pl.DataFrame]:
-        """The batch in chunks, with only the columns the row-level rules read."""
-        needed = set(self.compiled.schema.columns)
-        for expression in self.table.checks.expressions:
-            needed |= set(pl.sql_expr(expression.expr).meta.root_names())
-        if not needed and not self.compiled.schema.checks:
-            return
-        unknown = sorted(needed - columns.keys())
-        if unknown:
-            raise CheckSetupError(
-                f"checks.expressions refer to unknown column(s): {', '.join(unknown)}"
-            )
-        row_id = f"rowid AS {ROW_ID}, " if keep_rows else ""
-        reader = con.execute(
-            f"SELECT {row_id}{column_list(sorted(needed))} FROM {batch}"
-        ).to_arrow_reader(CHUNK_ROWS)
-        for record_batch in reader:
-            frame = pl.from_arrow(record_batch)
-            assert isinstance(frame, pl.DataFrame)
-            yield frame
 
     def _unique(
         self,
@@ -162,17 +137,22 @@ class QualityGate:
         keep_rows: bool,
         row_ids: dict[str, list[int]],
     ) -> CheckOutcome:
+        """Counted first (polars' `n_unique`); the repeated values and their rows are fetched
+        only when there are some."""
         assert rule.column is not None
         column = quote(rule.column)
-        values = pl.from_arrow(con.execute(f"SELECT {column} FROM {batch}").arrow())
-        assert isinstance(values, pl.DataFrame)
-        repeats, samples = uniqueness(values.to_series())
+        repeats = key_counts(con, batch, [rule.column]).repeats
+        repeated = f"SELECT {column} FROM {batch} GROUP BY ALL HAVING count(*) > 1"
+        samples = (
+            [r[0] for r in con.execute(f"{repeated} LIMIT {SAMPLE_SIZE}").fetchall()]
+            if repeats
+            else []
+        )
         if repeats and keep_rows:
             row_ids[rule.name] = [
                 r[0]
                 for r in con.execute(
-                    f"SELECT rowid FROM {batch} WHERE {column} IN (SELECT {column} FROM {batch} "
-                    f"GROUP BY ALL HAVING count(*) > 1)"
+                    f"SELECT rowid FROM {batch} WHERE {column} IN ({repeated})"
                 ).fetchall()
             ]
         return CheckOutcome(rule, repeats == 0, repeats, rows, samples)
@@ -329,10 +309,6 @@ class QualityGate:
         if outcomes and len(verdict.quarantine) >= outcomes[0].rows:
             verdict.blocked, verdict.quarantine = True, {}
         return verdict
-
-
-def _ids(count: RuleCount) -> list[int]:
-    return [int(i) for series in count.failing_rows for i in series.to_list()]
 
 
 def _normal_type(name: str) -> str:

@@ -1,24 +1,21 @@
 """Compile a table's `checks:` into a pandera (polars) schema and the list of rules it enforces.
 
-Row-level rules (per-column value checks, `nullable`, SQL `expressions`) live in the pandera
-schema; `unique`, `dtype` and the table-level rules are answered by the warehouse with
-aggregates (see `checks.table_rules`). Every rule has a stable name, which is also the name of its
-Dagster asset check.
+Per-column value checks and `nullable` live in the pandera schema (with a `DataFrameModel`'s
+own checks); SQL `expressions` are kept as SQL. `unique`, `dtype` and the table-level rules are
+answered by the warehouse with aggregates (see `checks.gate`). Every rule has a stable name,
+which is also the name of its Dagster asset check.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import pandera.polars as pa
-import polars as pl
 
+from checks.expressions import RowCondition, parse_condition
 from platform_assets.config.checks import ColumnChecks, TableChecks
-
-ROW_WISE = "row_wise"
-"""Marks a frame-wide check known to yield one boolean per row (it joins the single pass)."""
 
 RuleKind = Literal["value", "not_null", "expression", "unique", "dtype", "table", "model"]
 
@@ -41,6 +38,8 @@ class Rule:
 class CompiledChecks:
     schema: pa.DataFrameSchema
     rules: tuple[Rule, ...]
+    expressions: tuple[tuple[str, RowCondition], ...] = ()
+    """The row-level SQL rules, by rule name."""
 
     def rule(self, name: str) -> Rule:
         return next(r for r in self.rules if r.name == name)
@@ -70,7 +69,7 @@ def compile_checks(checks: TableChecks) -> CompiledChecks:
                 )
             )
         columns[name] = pa.Column(nullable=spec.nullable, checks=column_checks, name=name)
-    frame_checks = []
+    expressions = []
     for expression in checks.expressions:
         rules.append(
             Rule(
@@ -80,9 +79,9 @@ def compile_checks(checks: TableChecks) -> CompiledChecks:
                 f"every row satisfies: {expression.expr}",
             )
         )
-        frame_checks.append(_expression_check(expression.name, expression.expr))
+        expressions.append((expression.name, parse_condition(expression.expr)))
     rules.extend(_table_rules(checks))
-    schema = pa.DataFrameSchema(columns, checks=frame_checks)
+    schema = pa.DataFrameSchema(columns)
     if checks.schema_model:
         model_schema = load_model(checks.schema_model)
         rules.extend(_model_rules(model_schema))
@@ -91,7 +90,7 @@ def compile_checks(checks: TableChecks) -> CompiledChecks:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ValueError(f"checks: two rules are named {', '.join(repeated)}")
-    return CompiledChecks(schema=schema, rules=tuple(rules))
+    return CompiledChecks(schema=schema, rules=tuple(rules), expressions=tuple(expressions))
 
 
 def _value_checks(name: str, spec: ColumnChecks, rules: list[Rule]) -> list[pa.Check]:
@@ -120,17 +119,6 @@ def _value_checks(name: str, spec: ColumnChecks, rules: list[Rule]) -> list[pa.C
         rules.append(Rule(check.name, "value", spec.severity, description, name))
         checks.append(check)
     return checks
-
-
-def _expression_check(name: str, sql: str) -> pa.Check:
-    """A row-wise check from a SQL expression; like a SQL CHECK constraint, NULL passes."""
-    expression = pl.sql_expr(sql)
-
-    def holds(data: Any) -> pl.LazyFrame:
-        frame: pl.LazyFrame = data.lazyframe
-        return frame.select(expression.fill_null(True))
-
-    return pa.Check(holds, name=name, error=sql, statistics={ROW_WISE: True})
 
 
 def _table_rules(checks: TableChecks) -> list[Rule]:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from checks.expressions import parse_condition
 from platform_assets.config.types import CatalogModel, Duration, Identifier
 
 Severity = Literal["warn", "error"]
@@ -39,8 +40,8 @@ class ColumnChecks(CatalogModel):
     dtype: str | None = None
     nullable: bool = True
     unique: bool = False
-    min: float | None = None
-    max: float | None = None
+    min: int | float | None = None
+    max: int | float | None = None
     isin: tuple[str | int | float | bool, ...] | None = None
     regex: str | None = None
     str_length: Bounds | None = None
@@ -56,11 +57,16 @@ class ColumnChecks(CatalogModel):
         return self
 
 
+def _row_condition(sql: str) -> str:
+    parse_condition(sql)
+    return sql
+
+
 class ExpressionCheck(CatalogModel):
     """A row-level rule written as a SQL expression, e.g. `quantity > 0 or status = 'cancelled'`."""
 
     name: Identifier
-    expr: str = Field(min_length=1)
+    expr: Annotated[str, AfterValidator(_row_condition)] = Field(min_length=1)
     severity: Severity = "error"
 
 

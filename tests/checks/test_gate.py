@@ -211,3 +211,53 @@ def test_a_check_on_a_column_the_batch_lacks_is_a_clear_error(warehouse: Warehou
         match="checks name column\\(s\\) the batch does not have: price \\(it has: id, qty",
     ):
         land(warehouse, GOOD, {"columns": {"price": {"min": 0}}})
+
+
+def test_expressions_are_duckdb_sql(warehouse: Warehouse) -> None:
+    checks = {"expressions": [{"name": "email_has_at", "expr": "regexp_matches(email, '@')"}]}
+
+    result = land(warehouse, BAD, checks, on_fail="warn")
+
+    assert outcome(result, "email_has_at") == (False, 1)
+    assert result.verdict is not None
+    assert result.verdict.outcomes[0].samples == ["nope"]
+
+
+@pytest.mark.parametrize(
+    ("expr", "problem"),
+    [
+        ("qty >", "is not valid SQL"),
+        ("qty > 0; DROP TABLE src.items", "must be one condition"),
+        ("count(*) > 1", "must be a condition on one row"),
+    ],
+)
+def test_an_expression_that_is_not_a_row_condition_is_refused_when_the_catalog_loads(
+    expr: str, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        table_config({"expressions": [{"name": "rule", "expr": expr}]})
+
+
+def test_rules_count_in_the_warehouse_without_exporting_the_batch(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built-in checks, `nullable` and expressions are one DuckDB query; polars is not needed."""
+    import checks.evaluate
+
+    def no_export(*_args: Any) -> None:
+        raise AssertionError("the batch left DuckDB")
+
+    monkeypatch.setattr(checks.evaluate.pl, "from_arrow", no_export)
+    checks_ = {
+        "columns": {"qty": {"min": 1, "nullable": False}, "status": {"isin": ["paid"]}},
+        "expressions": [{"name": "lost_has_qty", "expr": "qty > 0 or status <> 'lost'"}],
+    }
+
+    result = land(warehouse, BAD, checks_, on_fail="warn")
+
+    assert [(o.rule.name, o.failures) for o in result.verdict.outcomes] == [  # type: ignore[union-attr]
+        ("qty_min", 1),
+        ("qty_not_null", 1),
+        ("status_isin", 1),
+        ("lost_has_qty", 1),
+    ]
