@@ -112,7 +112,7 @@ def input_load_ids(con: duckdb.DuckDBPyConnection, key: AssetKey) -> list[str]:
     ).fetchone()
     if has_column and has_column[0]:
         rows = con.execute(
-            f"SELECT DISTINCT _load_id FROM {quote(schema)}.{quote(table)} "
+            f"SELECT DISTINCT _load_id::VARCHAR FROM {quote(schema)}.{quote(table)} "
             "WHERE _load_id IS NOT NULL ORDER BY 1"
         ).fetchall()
     else:

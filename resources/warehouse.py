@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +32,9 @@ from resources.write_dispositions import (
     WriteOutcome,
     WriteSpec,
     create_batch,
+    drop_batch,
+    drop_orphan_batches,
+    schema_exists,
     write_batch,
     write_nothing,
 )
@@ -65,6 +67,22 @@ def retry_while_locked(action: Callable[[], _T], timeout: float) -> _T:
     return retrying(action)
 
 
+def in_transaction(
+    con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], _T]
+) -> _T:
+    """Run `work` in one transaction: all of it commits, or none of it."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        ensure_platform_schema(con)
+        result = work(con)
+        con.execute("COMMIT")
+        return result
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -76,8 +94,11 @@ def _alive(pid: int) -> bool:
 
 
 def new_load_id() -> str:
-    """Sortable and unique: UTC time of the load, then random hex."""
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}"
+    """A UUIDv7: unique, and sortable by the time it was made."""
+    with duckdb.connect() as con:
+        row = con.execute("SELECT uuidv7()::VARCHAR").fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 @dataclass
@@ -202,11 +223,12 @@ class Load:
     def commit(
         self, spec: WriteSpec, cursor: str | None = None, gate: Gate | None = None
     ) -> LoadResult:
-        """Write the batch, its load record and `cursor` in one warehouse transaction.
+        """Land the batch with its load record and `cursor` in one warehouse transaction.
 
         A `gate` judges the batch first, in the same transaction: its outcomes are recorded in
         `_tributary.check_results`; a blocked batch goes whole to `_tributary.quarantine` and
         lands nothing (nor moves the cursor); quarantined rows are set aside and the rest land.
+        (The batch's rows are written just before, into a scratch table: see `_write`.)
         """
         attach = None
         rows_sql = self._scan_sql
@@ -215,14 +237,14 @@ class Load:
             attach, rows_sql = self.staging_path, f"SELECT * FROM __stage.main.{STAGED_TABLE}"
         lineage = Lineage(self.load_id, datetime.now(UTC), self.source)
         asked = time.perf_counter()
-        locked = asked
-
-        def write(con: duckdb.DuckDBPyConnection) -> WriteOutcome:
-            nonlocal locked
+        with self.warehouse.writer(attach=attach) as con:
             locked = time.perf_counter()
-            return self._write(con, spec, lineage, rows_sql, cursor, gate)
-
-        outcome = self.warehouse.transaction(write, attach=attach)
+            if rows_sql is None:
+                outcome = in_transaction(
+                    con, lambda c: self._record(c, spec, write_nothing(c, spec), cursor)
+                )
+            else:
+                outcome = self._write(con, spec, lineage, rows_sql, cursor, gate)
         finished = time.perf_counter()
         return LoadResult(
             load_id=self.load_id,
@@ -250,28 +272,54 @@ class Load:
         con: duckdb.DuckDBPyConnection,
         spec: WriteSpec,
         lineage: Lineage,
-        rows_sql: str | None,
+        rows_sql: str,
         cursor: str | None,
         gate: Gate | None,
     ) -> WriteOutcome:
-        if rows_sql is None:
-            outcome = write_nothing(con, spec)
+        """Write the batch table and commit it on its own, then judge and land it in a second
+        transaction. The batch table is scratch: nothing refers to it, and if that second
+        transaction fails (or the process dies) it is dropped, now or by the next writer.
+        DuckDB scans committed data about twice as fast as a transaction's own, which the gate
+        and the merge both do."""
+        created_schema = not schema_exists(con, spec.target_schema)
+        batch = in_transaction(con, lambda c: create_batch(c, spec, rows_sql, lineage))
+        try:
+            return in_transaction(con, lambda c: self._land(c, spec, batch, lineage, cursor, gate))
+        except BaseException:
+            drop_batch(con, spec, batch, drop_empty_schema=created_schema)
+            raise
+
+    def _land(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        spec: WriteSpec,
+        batch: str,
+        lineage: Lineage,
+        cursor: str | None,
+        gate: Gate | None,
+    ) -> WriteOutcome:
+        verdict = gate(con, batch) if gate is not None else None
+        quarantined = 0
+        if verdict is not None:
+            quarantined = record_verdict(con, verdict, batch, self.load_id, self.source, self.table)
+        if verdict is not None and verdict.blocked:
+            con.execute(f"DROP TABLE {batch}")
+            outcome = WriteOutcome(rows_in=quarantined)
+            cursor = None
         else:
-            batch = create_batch(con, spec, rows_sql, lineage)
-            verdict = gate(con, batch) if gate is not None else None
-            quarantined = 0
-            if verdict is not None:
-                quarantined = record_verdict(
-                    con, verdict, batch, self.load_id, self.source, self.table
-                )
-            if verdict is not None and verdict.blocked:
-                con.execute(f"DROP TABLE {batch}")
-                outcome = WriteOutcome(rows_in=quarantined)
-                cursor = None
-            else:
-                outcome = write_batch(con, spec, batch, lineage)
-                outcome.rows_in += quarantined
-            outcome.verdict, outcome.quarantined = verdict, quarantined
+            outcome = write_batch(con, spec, batch, lineage)
+            outcome.rows_in += quarantined
+        outcome.verdict, outcome.quarantined = verdict, quarantined
+        return self._record(con, spec, outcome, cursor)
+
+    def _record(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        spec: WriteSpec,
+        outcome: WriteOutcome,
+        cursor: str | None,
+    ) -> WriteOutcome:
+        """The load record, the cursor and the schema changes, in the load's transaction."""
         now = datetime.now(UTC)
         status = (
             "blocked" if outcome.verdict is not None and outcome.verdict.blocked else "succeeded"
@@ -407,6 +455,14 @@ class Warehouse(ConfigurableResource):
         attach: Path | None = None,
     ) -> _T:
         """Run `work` in one transaction on a read-write connection, one writer at a time."""
+        with self.writer(attach) as con:
+            return in_transaction(con, work)
+
+    @contextlib.contextmanager
+    def writer(self, attach: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The read-write connection, held by one writer at a time (a file lock), with batch
+        tables that a dead writer left behind dropped first. `attach` is a staging file,
+        attached read-only as `__stage`."""
         self.file.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.file) + ".lock", timeout=self.lock_timeout_seconds):
             con = retry_while_locked(
@@ -414,17 +470,10 @@ class Warehouse(ConfigurableResource):
                 self.lock_timeout_seconds,
             )
             try:
+                drop_orphan_batches(con)
                 if attach is not None:
                     con.execute(f"ATTACH {literal(str(attach))} AS __stage (READ_ONLY)")
-                con.execute("BEGIN TRANSACTION")
-                ensure_platform_schema(con)
-                result = work(con)
-                con.execute("COMMIT")
-                return result
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-                raise
+                yield con
             finally:
                 con.close()
 

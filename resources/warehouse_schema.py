@@ -6,6 +6,9 @@ import duckdb
 
 PLATFORM_SCHEMA = "_tributary"
 LINEAGE_COLUMNS = ("_load_id", "_loaded_at", "_source")
+ROW_HASH = "_row_hash"
+"""A hash of each row's data columns, stored beside its lineage; merges compare it to skip
+unchanged rows (see `write_dispositions.row_hash`)."""
 
 _DDL = """
 CREATE SCHEMA IF NOT EXISTS _tributary;

@@ -1,14 +1,15 @@
 """The four ways a batch lands in its table, each run inside the load's transaction.
 
 The batch arrives as a table in the target's schema, written once by the transaction with its
-lineage columns (`_load_id`, `_loaded_at`, `_source`) already in place. A replace, or any first
-load, renames it into place, so the rows are written exactly once; the other dispositions insert
-from it and drop it.
+lineage columns (`_load_id`, `_loaded_at`, `_source`) and `_row_hash` (see `row_hash`) already in
+place. A replace, or any first load, renames it into place, so the rows are written exactly once;
+the other dispositions insert from it and drop it. Merge and scd2 compare row hashes with the
+stored ones, so an unchanged row is neither read whole nor rewritten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -23,13 +24,14 @@ from resources.schema_evolution import (
     differences,
     reconcile,
 )
-from resources.warehouse_schema import LINEAGE_COLUMNS
+from resources.uniqueness import key_counts
+from resources.warehouse_schema import LINEAGE_COLUMNS, ROW_HASH
 
 if TYPE_CHECKING:
     from checks.gate import Verdict
 
 SCD2_COLUMNS = ("_valid_from", "_valid_to")
-RESERVED_COLUMNS = frozenset(LINEAGE_COLUMNS + SCD2_COLUMNS)
+RESERVED_COLUMNS = frozenset((*LINEAGE_COLUMNS, ROW_HASH, *SCD2_COLUMNS))
 
 
 class BatchError(Exception):
@@ -62,9 +64,13 @@ class Lineage:
         return f"{literal(self.loaded_at.isoformat())}::TIMESTAMPTZ"
 
     def select_sql(self) -> str:
+        """The lineage columns' values. Every row of a load carries the same three, so they are
+        stored as fixed-width types (UUID, TIMESTAMPTZ, an ENUM of the one source name), which
+        DuckDB compresses to nothing; constant strings cost a fifth of DuckDB's own write time."""
+        source = literal(self.source)
         return (
-            f"{literal(self.load_id)}::VARCHAR AS _load_id, {self.at} AS _loaded_at, "
-            f"{literal(self.source)}::VARCHAR AS _source"
+            f"{literal(self.load_id)}::UUID AS _load_id, {self.at} AS _loaded_at, "
+            f"{source}::ENUM({source}) AS _source"
         )
 
 
@@ -79,21 +85,99 @@ class WriteOutcome:
     quarantined: int = 0
 
 
+BATCH_PREFIX = "__batch_"
+
+
+def schema_exists(con: duckdb.DuckDBPyConnection, schema: str) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?", [schema]
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def drop_batch(
+    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, drop_empty_schema: bool
+) -> None:
+    """Drop a batch table that did not land (and its schema, if the load made it for nothing)."""
+    con.execute(f"DROP TABLE IF EXISTS {batch}")
+    if drop_empty_schema:
+        tables = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ?", [spec.target_schema]
+        ).fetchone()
+        if tables is not None and tables[0] == 0:
+            con.execute(f"DROP SCHEMA IF EXISTS {quote(spec.target_schema)}")
+
+
+def drop_orphan_batches(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop batch tables a writer left when it died. Called by a writer holding the lock: no
+    other load is under way, so every batch table is an orphan."""
+    orphans = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE starts_with(table_name, ?) "
+        "AND database_name = current_database()",
+        [BATCH_PREFIX],
+    ).fetchall()
+    for schema, table in orphans:
+        con.execute(f"DROP TABLE {quote(schema)}.{quote(table)}")
+
+
 def create_batch(
     con: duckdb.DuckDBPyConnection, spec: WriteSpec, rows_sql: str, lineage: Lineage
 ) -> str:
     """Write the batch's rows (any SQL query) once, with lineage, into a table beside the target.
 
-    Returns the quoted name of that table. It exists only inside the load's transaction.
+    Returns the quoted name of that table. It is scratch: the load drops it or renames it into
+    place, and a writer drops any it finds left over by a dead one (`drop_orphan_batches`).
     """
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(spec.target_schema)}")
     incoming = columns_of(con, f"({rows_sql})")
     clashes = sorted(RESERVED_COLUMNS & incoming.keys())
     if clashes:
         raise BatchError(f"the batch has columns reserved for the platform: {', '.join(clashes)}")
-    batch = f"{quote(spec.target_schema)}.{quote('__batch_' + lineage.load_id)}"
-    con.execute(f"CREATE TABLE {batch} AS SELECT *, {lineage.select_sql()} FROM ({rows_sql})")
+    batch = f"{quote(spec.target_schema)}.{quote(BATCH_PREFIX + lineage.load_id)}"
+    validity = (
+        f", {lineage.at} AS _valid_from, NULL::TIMESTAMPTZ AS _valid_to"
+        if spec.write == "scd2"
+        else ""
+    )
+    con.execute(
+        f"CREATE TABLE {batch} AS SELECT *, {lineage.select_sql()}, "
+        f"{row_hash(_own_values(incoming))} AS {quote(ROW_HASH)}{validity} FROM ({rows_sql})"
+    )
     return batch
+
+
+def row_hash(values: Mapping[str, str]) -> str:
+    """SQL for a row's `_row_hash`: one 64-bit hash of its data columns in column-name order.
+
+    `values` maps each data column of the table the row is stored in to the SQL of its value as
+    stored there (cast to the column's type), so equal rows hash alike whatever order or types
+    their batch arrived in.
+    """
+    return f"hash({', '.join(values[name] for name in sorted(values))})"
+
+
+def _own_values(columns: dict[str, str]) -> dict[str, str]:
+    return {name: quote(name) for name in columns}
+
+
+def _values_as_stored(stored: dict[str, str], batch: dict[str, str]) -> dict[str, str]:
+    """A batch row's value of each stored column, cast to the stored type (NULL if it has none)."""
+    values = {}
+    for name, stored_type in stored.items():
+        if name not in batch:
+            values[name] = f"NULL::{stored_type}"
+        elif batch[name] != stored_type:
+            values[name] = f"{quote(name)}::{stored_type}"
+        else:
+            values[name] = quote(name)
+    return values
+
+
+def _batch_hash(stored: dict[str, str], batch: dict[str, str]) -> str:
+    """SQL for a batch row's `_row_hash` in the target's terms: its own when the columns agree."""
+    if stored == batch:
+        return quote(ROW_HASH)
+    return row_hash(_values_as_stored(stored, batch))
 
 
 def write_batch(
@@ -112,15 +196,9 @@ def write_batch(
         if spec.write in ("merge", "scd2"):
             batch = _deduplicated(con, spec, batch, incoming)
         if existing is None:
-            outcome = _rename_into_place(con, spec, batch, lineage, rows_in)
+            outcome = _rename_into_place(con, spec, batch, rows_in)
         else:
-            columns, changes = reconcile(
-                con, spec.target, _data_columns(existing), incoming, spec.schema_policy
-            )
-            write = {"append": _append, "merge": _merge, "scd2": _scd2}[spec.write]
-            outcome = write(con, spec, batch, columns, lineage)
-            outcome.schema_changes = changes
-            con.execute(f"DROP TABLE {batch}")
+            outcome = _write_into(con, spec, batch, incoming, existing, lineage)
     outcome.rows_in = rows_in
     return outcome
 
@@ -157,6 +235,39 @@ def _data_columns(columns: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in columns.items() if k not in RESERVED_COLUMNS}
 
 
+def _write_into(
+    con: duckdb.DuckDBPyConnection,
+    spec: WriteSpec,
+    batch: str,
+    incoming: dict[str, str],
+    existing: dict[str, str],
+    lineage: Lineage,
+) -> WriteOutcome:
+    """Append, merge or scd2 into an existing target, once its columns hold the batch."""
+    if ROW_HASH not in existing:
+        con.execute(f"ALTER TABLE {spec.target} ADD COLUMN {quote(ROW_HASH)} UBIGINT")
+    columns, changes = reconcile(
+        con, spec.target, _data_columns(existing), incoming, spec.schema_policy
+    )
+    stored = _data_columns(columns_of(con, spec.target))
+    if spec.write != "append" and any(c.change in ("added", "widened") for c in changes):
+        _rehash(con, spec.target, stored)
+    write = {"append": _append, "merge": _merge, "scd2": _scd2}[spec.write]
+    outcome = write(con, spec, batch, columns, _batch_hash(stored, incoming), lineage)
+    outcome.schema_changes = changes
+    con.execute(f"DROP TABLE {batch}")
+    return outcome
+
+
+def _rehash(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
+    """Recompute every row's `_row_hash` after the table's data columns changed (a new column or
+    a wider type changes the hash), so merges go on telling unchanged rows apart."""
+    con.execute(
+        f"ALTER TABLE {table} ALTER COLUMN {quote(ROW_HASH)} TYPE UBIGINT "
+        f"USING {row_hash(_own_values(columns))}"
+    )
+
+
 def _empty(
     con: duckdb.DuckDBPyConnection, spec: WriteSpec, existing: dict[str, str] | None
 ) -> WriteOutcome:
@@ -177,17 +288,12 @@ def _deduplicated(
     if missing:
         raise BatchError(f"primary_key column(s) missing from the batch: {', '.join(missing)}")
     keys = column_list(spec.primary_key)
-    any_null = " OR ".join(f"{quote(k)} IS NULL" for k in spec.primary_key)
-    distinct = f"({keys})" if len(spec.primary_key) > 1 else keys
-    row = con.execute(
-        f"SELECT count(*), count(DISTINCT {distinct}), count(*) FILTER (WHERE {any_null}) "
-        f"FROM {batch}"
-    ).fetchone()
-    assert row is not None
-    total, unique, nulls = row
-    if nulls:
-        raise BatchError(f"{nulls} row(s) have a null primary_key ({', '.join(spec.primary_key)})")
-    if total == unique:
+    counts = key_counts(con, batch, spec.primary_key)
+    if counts.null_keys:
+        raise BatchError(
+            f"{counts.null_keys} row(s) have a null primary_key ({', '.join(spec.primary_key)})"
+        )
+    if not counts.repeats:
         return batch
     order = f"{quote(spec.order_by)} DESC NULLS LAST, " if spec.order_by else ""
     latest = _beside(batch, "latest")
@@ -200,13 +306,9 @@ def _deduplicated(
 
 
 def _rename_into_place(
-    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, lineage: Lineage, rows: int
+    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, rows: int
 ) -> WriteOutcome:
-    """A first load: the batch table becomes the target (scd2 gets its validity columns)."""
-    if spec.write == "scd2":
-        con.execute(f"ALTER TABLE {batch} ADD COLUMN _valid_from TIMESTAMPTZ DEFAULT {lineage.at}")
-        con.execute(f"ALTER TABLE {batch} ALTER COLUMN _valid_from DROP DEFAULT")
-        con.execute(f"ALTER TABLE {batch} ADD COLUMN _valid_to TIMESTAMPTZ")
+    """A first load: the batch table becomes the target."""
     con.execute(f"ALTER TABLE {batch} RENAME TO {quote(spec.target_table)}")
     return WriteOutcome(inserted=rows)
 
@@ -234,6 +336,8 @@ def _replace(
             ]
             for change in changes:
                 con.execute(f"ALTER TABLE {batch} DROP COLUMN {quote(change.column)}")
+            if changes:
+                _rehash(con, batch, _data_columns(columns_of(con, batch)))
         deleted = _count(con, spec.target)
         con.execute(f"DROP TABLE {spec.target}")
     inserted = _count(con, batch)
@@ -246,11 +350,12 @@ def _append(
     spec: WriteSpec,
     batch: str,
     columns: list[str],
+    batch_hash: str,
     lineage: Lineage,
 ) -> WriteOutcome:
     con.execute(
         f"INSERT INTO {spec.target} BY NAME SELECT {column_list(columns)}, "
-        f"{column_list(LINEAGE_COLUMNS)} FROM {batch}"
+        f"{column_list(LINEAGE_COLUMNS)}, {batch_hash} AS {quote(ROW_HASH)} FROM {batch}"
     )
     return WriteOutcome(inserted=_count(con, batch))
 
@@ -259,47 +364,46 @@ def _key_match(left: str, right: str, keys: Sequence[str]) -> str:
     return " AND ".join(f"{left}.{quote(k)} = {right}.{quote(k)}" for k in keys)
 
 
-def _row_hash(alias: str, columns: Sequence[str], types: dict[str, str]) -> str:
-    """One 64-bit hash of a row's values, each cast to the stored table's type."""
-    values = ", ".join(
-        f"{alias}.{quote(c)}::{types[c]}" if c in types else f"{alias}.{quote(c)}" for c in columns
-    )
-    return f"hash({values})"
-
-
 def _changed_rows(
     con: duckdb.DuckDBPyConnection,
     spec: WriteSpec,
     batch: str,
-    columns: list[str],
+    batch_hash: str,
     current_only: bool,
 ) -> tuple[str, int, int]:
     """Collect the batch rows that are new or differ from their stored row.
 
-    Returns (table of those rows, new rows, changed rows). Unchanged rows are left out, so
-    reloading the same data rewrites nothing. Rows are compared by one hash of their values and
-    joined as narrow (key, hash) pairs, so memory holds no whole rows; full rows are fetched only
-    for the changes. A changed row is missed only if its 64-bit hash collides with the old one's.
+    Returns (table of those rows, with their `_row_hash` in the target's terms; new rows; changed
+    rows). Unchanged rows are left out, so reloading the same data rewrites nothing. The batch
+    row's hash (`batch_hash`, SQL over the batch) meets the stored `_row_hash` as narrow
+    (key, hash) pairs, so memory holds no whole rows; full rows are fetched only for the changes.
+    A stored row without a hash counts as changed. A changed row is missed only if its 64-bit hash
+    collides with the old one's. The (row id, hash) pairs that differ are collected first, so an
+    unchanged batch never has its whole rows read.
     """
-    changed = _beside(batch, "changed")
-    types = columns_of(con, spec.target)
+    differ, changed = _beside(batch, "differ"), _beside(batch, "changed")
     current = " WHERE _valid_to IS NULL" if current_only else ""
     keys = column_list(spec.primary_key)
-    row_hash = _row_hash("s", columns, types)
+    found = f"t.{quote(spec.primary_key[0])} IS NOT NULL"
     con.execute(
-        f"CREATE TABLE {changed} AS "
-        f"WITH stored AS (SELECT {keys}, {row_hash} AS __hash FROM {spec.target} s{current}), "
-        f"incoming AS (SELECT s.rowid AS __row, {keys}, {row_hash} AS __hash FROM {batch} s), "
-        f"differ AS (SELECT i.__row, t.__hash IS NOT NULL AS __exists FROM incoming i "
+        f"CREATE TABLE {differ} AS "
+        f"WITH stored AS (SELECT {keys}, {quote(ROW_HASH)} AS __hash FROM {spec.target}{current}), "
+        f"incoming AS (SELECT rowid AS __row, {keys}, {batch_hash} AS __hash FROM {batch}) "
+        f"SELECT i.__row, i.__hash, {found} AS __exists FROM incoming i "
         f"LEFT JOIN stored t ON {_key_match('t', 'i', spec.primary_key)} "
-        f"WHERE t.__hash IS NULL OR t.__hash <> i.__hash) "
-        f"SELECT b.*, d.__exists FROM {batch} b JOIN differ d ON b.rowid = d.__row"
+        f"WHERE t.__hash IS DISTINCT FROM i.__hash"
     )
     row = con.execute(
         "SELECT count(*) FILTER (WHERE NOT __exists), count(*) FILTER (WHERE __exists) "
-        f"FROM {changed}"
+        f"FROM {differ}"
     ).fetchone()
     assert row is not None
+    none = "" if row[0] or row[1] else " LIMIT 0"
+    con.execute(
+        f"CREATE TABLE {changed} AS SELECT b.* REPLACE (d.__hash AS {quote(ROW_HASH)}), d.__exists "
+        f"FROM {batch} b JOIN {differ} d ON b.rowid = d.__row{none}"
+    )
+    con.execute(f"DROP TABLE {differ}")
     return changed, int(row[0]), int(row[1])
 
 
@@ -308,9 +412,10 @@ def _merge(
     spec: WriteSpec,
     batch: str,
     columns: list[str],
+    batch_hash: str,
     lineage: Lineage,
 ) -> WriteOutcome:
-    changed, inserted, updated = _changed_rows(con, spec, batch, columns, current_only=False)
+    changed, inserted, updated = _changed_rows(con, spec, batch, batch_hash, current_only=False)
     if updated:
         con.execute(
             f"DELETE FROM {spec.target} t USING {changed} c "
@@ -319,7 +424,7 @@ def _merge(
     if inserted or updated:
         con.execute(
             f"INSERT INTO {spec.target} BY NAME SELECT {column_list(columns)}, "
-            f"{column_list(LINEAGE_COLUMNS)} FROM {changed}"
+            f"{column_list(LINEAGE_COLUMNS)}, {quote(ROW_HASH)} FROM {changed}"
         )
     con.execute(f"DROP TABLE {changed}")
     return WriteOutcome(inserted=inserted, updated=updated)
@@ -330,11 +435,12 @@ def _scd2(
     spec: WriteSpec,
     batch: str,
     columns: list[str],
+    batch_hash: str,
     lineage: Lineage,
 ) -> WriteOutcome:
     """History: a changed row closes its current version and opens a new one; a key absent from
     the batch (a full snapshot) has its current version closed."""
-    changed, inserted, updated = _changed_rows(con, spec, batch, columns, current_only=True)
+    changed, inserted, updated = _changed_rows(con, spec, batch, batch_hash, current_only=True)
     keys = column_list(spec.primary_key)
     closed = con.execute(
         f"UPDATE {spec.target} t SET _valid_to = {lineage.at} "
@@ -345,7 +451,7 @@ def _scd2(
     con.execute(
         f"INSERT INTO {spec.target} BY NAME SELECT {column_list(columns)}, "
         f"{lineage.at} AS _valid_from, NULL::TIMESTAMPTZ AS _valid_to, "
-        f"{column_list(LINEAGE_COLUMNS)} FROM {changed}"
+        f"{column_list(LINEAGE_COLUMNS)}, {quote(ROW_HASH)} FROM {changed}"
     )
     con.execute(f"DROP TABLE {changed}")
     return WriteOutcome(inserted=inserted, updated=updated, deleted=closed_count - updated)

@@ -68,10 +68,19 @@ def test_a_killed_load_leaves_one_whole_generation(
         (loads,) = con.execute(
             "SELECT count(*) FROM _tributary.loads WHERE status = 'succeeded'"
         ).fetchone()  # type: ignore[misc]
+    warehouse = Warehouse(
+        path=str(tmp_path / "warehouse.duckdb"), staging_dir=str(tmp_path / "stage")
+    )
+    scratch = warehouse.transaction(
+        lambda con: con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, '__batch_')"
+        ).fetchone()
+    )
 
     assert (rows, generations) == (ROWS, 1)
     assert cursor == str(generation)
     assert loads == generation
+    assert scratch == (0,)  # a batch table the killed load left is dropped by the next writer
 
 
 def test_the_next_load_sweeps_staging_files_of_killed_loads(tmp_path: Path) -> None:

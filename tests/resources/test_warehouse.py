@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -30,7 +31,9 @@ def land(
 
 def rows(
     warehouse: Warehouse,
-    sql: str = "SELECT * EXCLUDE (_load_id, _loaded_at, _source) FROM src.items ORDER BY ALL",
+    sql: str = (
+        "SELECT * EXCLUDE (_load_id, _loaded_at, _source, _row_hash) FROM src.items ORDER BY ALL"
+    ),
 ) -> list[tuple[Any, ...]]:
     with warehouse.read_only() as con:
         return con.execute(sql).fetchall()
@@ -47,6 +50,22 @@ def test_append_adds_rows_and_records_the_load(warehouse: Warehouse) -> None:
         f"WHERE load_id = '{result.load_id}'",
     ) == [("succeeded", 1, 1)]
     assert rows(warehouse, "SELECT DISTINCT _source FROM src.items") == [("src",)]
+
+
+def test_rows_join_their_load_record_by_load_id(warehouse: Warehouse) -> None:
+    """Lineage values are the same on every row of a load, so they are stored as fixed-width
+    types that compress to nothing; they still compare with the load records' text ids."""
+    result = land(warehouse, [{"id": 1}, {"id": 2}])
+
+    assert rows(
+        warehouse,
+        "SELECT DISTINCT typeof(_load_id), typeof(_loaded_at), typeof(_source) FROM src.items",
+    ) == [("UUID", "TIMESTAMP WITH TIME ZONE", "ENUM('src')")]
+    assert rows(
+        warehouse,
+        "SELECT l.load_id, count(*) FROM src.items i "
+        "JOIN _tributary.loads l ON i._load_id = l.load_id GROUP BY ALL",
+    ) == [(result.load_id, 2)]
 
 
 def test_replace_swaps_the_whole_table(warehouse: Warehouse) -> None:
@@ -68,7 +87,9 @@ def test_merge_upserts_on_the_key_and_leaves_unchanged_rows_alone(warehouse: War
 
     assert rows(warehouse) == [(1, "a"), (2, "B"), (3, "c")]
     assert (second.inserted, second.updated) == (1, 1)
-    assert rows(warehouse, "SELECT _load_id FROM src.items WHERE id = 1") == [(first.load_id,)]
+    assert rows(warehouse, "SELECT _load_id::VARCHAR FROM src.items WHERE id = 1") == [
+        (first.load_id,)
+    ]
 
 
 def test_merge_keeps_the_latest_duplicate_of_a_batch(warehouse: Warehouse) -> None:
@@ -216,6 +237,34 @@ def test_a_failed_load_changes_nothing_but_its_record(warehouse: Warehouse) -> N
     ]
 
 
+def test_a_failed_first_load_leaves_no_table_and_no_schema(warehouse: Warehouse) -> None:
+    """The batch is written and committed before it is judged; a batch that does not land is
+    dropped with the schema made for it."""
+    with pytest.raises(BatchError):
+        land(warehouse, [{"id": None, "v": "c"}], write="merge", key=["id"])
+
+    assert rows(warehouse, "SELECT schema_name, table_name FROM duckdb_tables()") == [
+        ("_tributary", name)
+        for name in ("check_results", "lineage", "loads", "quarantine", "schema_changes", "state")
+    ]
+    assert rows(warehouse, "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'src'") == [
+        (0,)
+    ]
+
+
+def test_a_writer_drops_batch_tables_a_dead_writer_left(warehouse: Warehouse) -> None:
+    land(warehouse, [{"id": 1}])
+    warehouse.transaction(
+        lambda con: con.execute('CREATE TABLE src."__batch_20260101T000000-dead" AS SELECT 1 AS id')
+    )
+
+    land(warehouse, [{"id": 2}])
+
+    assert rows(warehouse, "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'src'") == [
+        ("items",)
+    ]
+
+
 def test_data_and_cursor_commit_together(warehouse: Warehouse) -> None:
     result = land(warehouse, [{"id": 1}], cursor="42")
 
@@ -253,3 +302,171 @@ def test_read_only_connections_cannot_write(warehouse: Warehouse) -> None:
 
     with warehouse.read_only() as con, pytest.raises(duckdb.Error, match="read-only"):
         con.execute("DELETE FROM src.items")
+
+
+def stored_hashes(warehouse: Warehouse) -> list[tuple[Any, ...]]:
+    return rows(warehouse, "SELECT id, _row_hash FROM src.items ORDER BY ALL")
+
+
+def first_load_hashes(tmp_path: Path, batch: pa.Table) -> list[tuple[Any, ...]]:
+    """The hashes a brand-new table holding `batch` would store."""
+    fresh = Warehouse(path=str(tmp_path / "fresh.duckdb"), staging_dir=str(tmp_path / ".fresh"))
+    land(fresh, batch, write="replace")
+    return stored_hashes(fresh)
+
+
+def test_merging_the_same_batch_again_rewrites_nothing(warehouse: Warehouse) -> None:
+    batch = [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]
+    first = land(warehouse, batch, write="merge", key=["id"])
+    hashes = stored_hashes(warehouse)
+
+    again = land(warehouse, batch, write="merge", key=["id"])
+
+    assert (again.inserted, again.updated) == (0, 0)
+    assert rows(warehouse, "SELECT DISTINCT _load_id::VARCHAR FROM src.items") == [(first.load_id,)]
+    assert stored_hashes(warehouse) == hashes
+    assert all(row_hash is not None for _, row_hash in hashes)
+
+
+@pytest.mark.parametrize(
+    "n",
+    [pa.array([1.0, 7.0], pa.float64()), pa.array([1, 7], pa.int32())],
+    ids=["same types", "a narrower type cast on insert"],
+)
+def test_a_changed_row_is_updated_and_hashed_as_a_first_load_would_hash_it(
+    warehouse: Warehouse, tmp_path: Path, n: pa.Array
+) -> None:
+    land(warehouse, pa.table({"id": [1, 2], "n": [1.0, 2.0]}), write="merge", key=["id"])
+
+    result = land(warehouse, pa.table({"id": [1, 2], "n": n}), write="merge", key=["id"])
+
+    assert (result.inserted, result.updated) == (0, 1)
+    assert rows(warehouse) == [(1, 1.0), (2, 7.0)]
+    as_stored = pa.table({"id": [1, 2], "n": [1.0, 7.0]})
+    assert stored_hashes(warehouse) == first_load_hashes(tmp_path, as_stored)
+
+
+def test_appended_rows_are_hashed_as_a_first_load_would_hash_them(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    land(warehouse, pa.table({"id": [1], "n": [1.0]}))
+
+    land(warehouse, pa.table({"id": [2], "n": pa.array([7], pa.int32())}))
+
+    as_stored = pa.table({"id": [1, 2], "n": [1.0, 7.0]})
+    assert stored_hashes(warehouse) == first_load_hashes(tmp_path, as_stored)
+
+
+def test_the_order_of_a_batch_s_columns_does_not_matter(warehouse: Warehouse) -> None:
+    land(warehouse, pa.table({"id": [1, 2], "v": ["a", "b"]}), write="merge", key=["id"])
+
+    result = land(warehouse, pa.table({"v": ["a", "b"], "id": [1, 2]}), write="merge", key=["id"])
+
+    assert (result.inserted, result.updated) == (0, 0)
+
+
+def test_after_a_new_column_the_same_batch_again_rewrites_nothing(warehouse: Warehouse) -> None:
+    land(warehouse, [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}], write="merge", key=["id"])
+    evolved = [{"id": 1, "v": "a", "colour": "red"}, {"id": 2, "v": "b", "colour": "blue"}]
+
+    second = land(warehouse, evolved, write="merge", key=["id"])
+    third = land(warehouse, evolved, write="merge", key=["id"])
+
+    assert (second.inserted, second.updated) == (0, 2)
+    assert (third.inserted, third.updated) == (0, 0)
+    assert rows(warehouse) == [(1, "a", "red"), (2, "b", "blue")]
+
+
+@pytest.mark.parametrize(
+    ("first", "evolving", "unchanged"),
+    [
+        (
+            pa.table({"id": [1, 2], "n": [10, 20]}),
+            pa.table({"id": [1], "n": [11], "colour": ["red"]}),
+            pa.table({"id": [2], "n": [20]}),
+        ),
+        (
+            pa.table({"id": [1, 2], "n": [10, 20]}),
+            pa.table({"id": [1], "n": ["n/a"]}),
+            pa.table({"id": [2], "n": [20]}),
+        ),
+    ],
+    ids=["a column added", "a column widened"],
+)
+def test_rows_a_schema_change_did_not_touch_still_count_as_unchanged(
+    warehouse: Warehouse, first: pa.Table, evolving: pa.Table, unchanged: pa.Table
+) -> None:
+    land(warehouse, first, write="merge", key=["id"])
+    land(warehouse, evolving, write="merge", key=["id"])
+
+    result = land(warehouse, unchanged, write="merge", key=["id"])
+
+    assert (result.inserted, result.updated) == (0, 0)
+
+
+@pytest.mark.parametrize("policy", ["evolve", "freeze", "discard_columns"])
+def test_a_table_from_before_row_hashes_is_rewritten_once(
+    warehouse: Warehouse, policy: str
+) -> None:
+    with duckdb.connect(warehouse.path) as con:
+        con.execute(
+            "CREATE SCHEMA src; CREATE TABLE src.items AS SELECT * FROM (VALUES "
+            "(1::BIGINT, 'a', 'old', now(), 'src'), (2::BIGINT, 'b', 'old', now(), 'src')) "
+            "t(id, v, _load_id, _loaded_at, _source)"
+        )
+    batch = [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]
+
+    once = land(warehouse, batch, write="merge", key=["id"], schema_policy=policy)
+    again = land(warehouse, batch, write="merge", key=["id"], schema_policy=policy)
+
+    assert (once.inserted, once.updated) == (0, 2)
+    assert (again.inserted, again.updated) == (0, 0)
+    assert rows(warehouse) == [(1, "a"), (2, "b")]
+    assert rows(warehouse, "SELECT count(*) FROM src.items WHERE _row_hash IS NULL") == [(0,)]
+
+
+def test_discarded_columns_are_not_part_of_the_row_hash(warehouse: Warehouse) -> None:
+    land(warehouse, [{"id": 1, "v": "a"}], write="replace")
+    land(
+        warehouse,
+        [{"id": 1, "v": "a", "secret": "x"}],
+        write="replace",
+        schema_policy="discard_columns",
+    )
+
+    result = land(warehouse, [{"id": 1, "v": "a"}], write="merge", key=["id"])
+
+    assert (result.inserted, result.updated) == (0, 0)
+
+
+def test_scd2_with_an_unchanged_batch_opens_and_closes_nothing(warehouse: Warehouse) -> None:
+    batch = [{"id": 1, "tier": "free"}, {"id": 2, "tier": "free"}]
+    land(warehouse, batch, write="scd2", key=["id"])
+
+    result = land(warehouse, batch, write="scd2", key=["id"])
+
+    assert (result.inserted, result.updated, result.deleted) == (0, 0, 0)
+    assert rows(warehouse, "SELECT count(*) FROM src.items WHERE _valid_to IS NULL") == [(2,)]
+    assert rows(warehouse, "SELECT count(*) FROM src.items") == [(2,)]
+
+
+def test_scd2_closes_exactly_the_version_of_the_changed_row(warehouse: Warehouse) -> None:
+    land(
+        warehouse, [{"id": 1, "tier": "free"}, {"id": 2, "tier": "free"}], write="scd2", key=["id"]
+    )
+    changed = [{"id": 1, "tier": "pro"}, {"id": 2, "tier": "free"}]
+
+    result = land(warehouse, changed, write="scd2", key=["id"])
+    again = land(warehouse, changed, write="scd2", key=["id"])
+
+    assert (result.inserted, result.updated, result.deleted) == (0, 1, 0)
+    assert (again.inserted, again.updated, again.deleted) == (0, 0, 0)
+    assert rows(warehouse, "SELECT id, tier FROM src.items WHERE _valid_to IS NOT NULL") == [
+        (1, "free")
+    ]
+    assert rows(warehouse, "SELECT count(*) FROM src.items") == [(3,)]
+
+
+def test_a_row_hash_column_in_the_data_is_refused(warehouse: Warehouse) -> None:
+    with pytest.raises(BatchError, match="reserved for the platform: _row_hash"):
+        land(warehouse, [{"id": 1, "_row_hash": 42}])
