@@ -1,13 +1,15 @@
-"""`python -m bench [--rows N]`: file loads against DuckDB's own reader, same run, same machine.
+"""`python -m bench [--rows N] [--rounds R]`: file loads against DuckDB's own reader, same run.
 
-Targets: a first load (merge on a primary key) at most 1.3x DuckDB's `CREATE TABLE AS SELECT *
-FROM read_csv(...)`, a second load of the same file at most 1.5x, peak RSS at most 1 GB.
+Targets (median over rounds): a first load (merge on a primary key) at most 1.3x DuckDB's
+`CREATE TABLE AS SELECT * FROM read_csv(...)`, a second load of the same file at most 1.5x, peak
+RSS at most 1 GB.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -20,62 +22,62 @@ TARGETS = {"first load": 1.3, "second load": 1.5}
 RSS_TARGET_MB = 1024
 
 
-def bench_files(rows: int) -> list[list[object]]:
+def bench_files(rows: int, rounds: int) -> list[list[object]]:
+    """Each round times the baseline, a first load and a second load back to back; a ratio is
+    taken within its round, and the median over rounds is reported (this is a shared machine)."""
     table: list[list[object]] = []
     for input_path in ensure_inputs(rows):
         fmt = input_path.suffix.lstrip(".")
-        work = Path(tempfile.mkdtemp(prefix="tributary-bench-"))
-        try:
-            base = run_scenario(
-                "duckdb",
-                "bench.scenarios",
-                "duckdb_ctas",
-                str(input_path),
-                str(work / "baseline.duckdb"),
-            )
-            first = run_scenario(
-                "first load",
-                "bench.scenarios",
-                "tributary_load",
-                str(input_path),
-                str(work / "tributary"),
-            )
-            second = run_scenario(
-                "second load",
-                "bench.scenarios",
-                "tributary_load",
-                str(input_path),
-                str(work / "tributary"),
-            )
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        table.append(_row(fmt, base, base))
-        table.extend(_row(fmt, m, base) for m in (first, second))
+        results: dict[str, list[tuple[Measurement, float]]] = {}
+        for _ in range(rounds):
+            base, first, second = _round(input_path)
+            for m in (base, first, second):
+                results.setdefault(m.name, []).append((m, m.seconds / base.seconds))
+        table.extend(_row(fmt, runs) for runs in results.values())
     return table
 
 
-def _row(fmt: str, m: Measurement, base: Measurement) -> list[object]:
-    ratio = m.seconds / base.seconds
-    target = TARGETS.get(m.name)
+def _round(input_path: Path) -> tuple[Measurement, Measurement, Measurement]:
+    work = Path(tempfile.mkdtemp(prefix="tributary-bench-"))
+    try:
+        base = run_scenario(
+            "duckdb", "bench.scenarios", "duckdb_ctas", str(input_path), str(work / "b.duckdb")
+        )
+        loads = [
+            run_scenario(name, "bench.scenarios", "tributary_load", str(input_path), str(work))
+            for name in ("first load", "second load")
+        ]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return base, loads[0], loads[1]
+
+
+def _row(fmt: str, runs: list[tuple[Measurement, float]]) -> list[object]:
+    name = runs[0][0].name
+    seconds = statistics.median(m.seconds for m, _ in runs)
+    ratio = statistics.median(r for _, r in runs)
+    peak = max(m.peak_rss_mb for m, _ in runs)
+    target = TARGETS.get(name)
     verdict = "" if target is None else ("ok" if ratio <= target else f"OVER {target}x")
-    rss = "ok" if m.peak_rss_mb <= RSS_TARGET_MB else "OVER"
+    rss = "ok" if peak <= RSS_TARGET_MB else "OVER"
     return [
         fmt,
-        m.name,
-        f"{m.seconds:.2f}",
+        name,
+        f"{seconds:.2f}",
         f"{ratio:.2f}x",
         verdict,
-        f"{m.peak_rss_mb:.0f}",
+        f"{peak:.0f}",
         rss,
-        m.detail,
+        runs[-1][0].detail,
     ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    rows = bench_files(args.rows)
+    rows = bench_files(args.rows, args.rounds)
     print(
         tabulate(
             rows,

@@ -28,7 +28,12 @@ def duckdb_ctas(input_path: str, database: str) -> None:
 
 def tributary_load(input_path: str, workdir: str) -> None:
     """The same file as a catalog source (merge on id, the ten column checks of bench.checks),
-    run through Dagster in-process."""
+    run through Dagster in-process.
+
+    Timed from loading the catalog to the committed load. Process start-up (imports, and the
+    Dagster instance, a fixed ~0.7 s) is left out, as the baseline leaves out `import duckdb`;
+    `process_seconds` reports the whole process beside it."""
+    process_started = time.perf_counter()
     root = Path(workdir)
     catalog = root / "catalog"
     catalog.mkdir(parents=True, exist_ok=True)
@@ -56,17 +61,19 @@ def tributary_load(input_path: str, workdir: str) -> None:
         "warehouse": Warehouse(path=str(root / "w.duckdb"), staging_dir=str(root / "staging")),
         "files": FileReader(root=str(root)),
     }
-    started = time.perf_counter()
-    loaded = load_catalog(catalog, config_models())
     with DagsterInstance.ephemeral() as instance:
+        started = time.perf_counter()
+        loaded = load_catalog(catalog, config_models())
         report = run_sources(loaded, loaded.sources, instance=instance, resources=resources)
+        seconds = time.perf_counter() - started
     if not report.success:
         raise SystemExit(f"load failed: {report.failures}")
     table = report.tables[0]
     print(
         json.dumps(
             {
-                "seconds": time.perf_counter() - started,
+                "seconds": seconds,
+                "process_seconds": round(time.perf_counter() - process_started, 2),
                 "load_seconds": table["seconds"],
                 "commit_seconds": table["commit_seconds"],
                 "rows_in": table["rows_in"],
