@@ -1,8 +1,9 @@
 """The warehouse writer: every source kind lands its batches through here.
 
 A load stages its batch in a private DuckDB file (no warehouse lock held while a source is read),
-then writes data, the load record, the incremental cursor and any schema changes in one short
-transaction. Writers are serialized by a file lock; readers retry while a writer commits.
+or plans a scan of local files. Holding the warehouse, it writes the batch into a scratch table,
+then judges and lands it with the load record, the incremental cursor and any schema changes in
+one transaction. Writers are serialized by a file lock; readers retry while a writer commits.
 """
 
 from __future__ import annotations
