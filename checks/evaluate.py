@@ -111,10 +111,11 @@ def _collect_failures(
     frame: nw.LazyFrame, predicate: _Predicate, count: RuleCount, keep_rows: bool
 ) -> None:
     failing = frame.filter(~predicate.passes.fill_null(True))
-    sample = failing.select(predicate.columns).head(SAMPLE_SIZE).collect()
     if len(predicate.columns) == 1:
+        sample = failing.select(predicate.columns).head(SAMPLE_SIZE).collect()
         count.samples = sample[predicate.columns[0]].to_list()
-    else:
+    elif predicate.columns:
+        sample = failing.select(predicate.columns).head(SAMPLE_SIZE).collect()
         count.samples = sample.rows(named=True)
     if keep_rows:
         count.failing_rows = failing.select(ROW_ID).collect()[ROW_ID].to_list()

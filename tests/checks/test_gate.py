@@ -223,6 +223,14 @@ def test_expressions_are_duckdb_sql(warehouse: Warehouse) -> None:
     assert result.verdict.outcomes[0].samples == ["nope"]
 
 
+def test_an_expression_may_read_no_column(warehouse: Warehouse) -> None:
+    checks = {"expressions": [{"name": "never", "expr": "1 = 2"}]}
+
+    result = land(warehouse, GOOD, checks, on_fail="warn")
+
+    assert outcome(result, "never") == (False, 2)
+
+
 @pytest.mark.parametrize(
     ("expr", "problem"),
     [
