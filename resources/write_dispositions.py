@@ -90,7 +90,9 @@ BATCH_PREFIX = "__batch_"
 
 def schema_exists(con: duckdb.DuckDBPyConnection, schema: str) -> bool:
     found = con.execute(
-        "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?", [schema]
+        "SELECT count(*) FROM information_schema.schemata "
+        "WHERE catalog_name = current_database() AND schema_name = ?",
+        [schema],
     ).fetchone()
     return bool(found and found[0])
 
@@ -102,7 +104,9 @@ def drop_batch(
     con.execute(f"DROP TABLE IF EXISTS {batch}")
     if drop_empty_schema:
         tables = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ?", [spec.target_schema]
+            "SELECT count(*) FROM duckdb_tables() "
+            "WHERE database_name = current_database() AND schema_name = ?",
+            [spec.target_schema],
         ).fetchone()
         if tables is not None and tables[0] == 0:
             con.execute(f"DROP SCHEMA IF EXISTS {quote(spec.target_schema)}")
