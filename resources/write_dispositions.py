@@ -1,10 +1,12 @@
 """The four ways a batch lands in its table, each run inside the load's transaction.
 
-The batch arrives as a table in the target's schema, written once by the transaction with its
-lineage columns (`_load_id`, `_loaded_at`, `_source`) and `_row_hash` (see `row_hash`) already in
-place. A replace, or any first load, renames it into place, so the rows are written exactly once;
-the other dispositions insert from it and drop it. Merge and scd2 compare row hashes with the
-stored ones, so an unchanged row is neither read whole nor rewritten.
+The batch arrives as a table written once with its lineage columns (`_load_id`, `_loaded_at`,
+`_source`) and `_row_hash` (see `row_hash`) already in place. A replace, or any first load, renames
+it into place, so its rows are written to the warehouse exactly once; that batch is a table beside
+the target. Into an existing table the other dispositions insert from the batch and drop it; that
+batch is a temporary table, which never reaches the warehouse file, so only the rows that land are
+written there. Merge and scd2 compare row hashes with the stored ones, so an unchanged row is
+neither read whole nor rewritten.
 """
 
 from __future__ import annotations
@@ -86,6 +88,14 @@ class WriteOutcome:
 
 
 BATCH_PREFIX = "__batch_"
+TEMPORARY = "temp.main."
+"""Prefix of a temporary table's qualified name: it lives with the connection, not in the file."""
+
+
+def _create_table(con: duckdb.DuckDBPyConnection, table: str, select_sql: str) -> None:
+    """`CREATE TABLE table AS select_sql`, temporary when `table` is named in `TEMPORARY`."""
+    kind = "TEMP TABLE" if table.startswith(TEMPORARY) else "TABLE"
+    con.execute(f"CREATE {kind} {table} AS {select_sql}")
 
 
 def schema_exists(con: duckdb.DuckDBPyConnection, schema: str) -> bool:
@@ -127,25 +137,32 @@ def drop_orphan_batches(con: duckdb.DuckDBPyConnection) -> None:
 def create_batch(
     con: duckdb.DuckDBPyConnection, spec: WriteSpec, rows_sql: str, lineage: Lineage
 ) -> str:
-    """Write the batch's rows (any SQL query) once, with lineage, into a table beside the target.
+    """Write the batch's rows (any SQL query) once, with lineage, into a scratch table.
 
-    Returns the quoted name of that table. It is scratch: the load drops it or renames it into
-    place, and a writer drops any it finds left over by a dead one (`drop_orphan_batches`).
+    Returns the quoted name of that table. A batch that may become the target (a replace, or a
+    first load) is a table beside the target, so renaming it lands it; the load drops it if it
+    does not land, and a writer drops any left over by a dead one (`drop_orphan_batches`). A batch
+    bound for an existing table is temporary: it never reaches the warehouse file, and goes with
+    the connection whatever happens.
     """
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(spec.target_schema)}")
     incoming = columns_of(con, f"({rows_sql})")
     clashes = sorted(RESERVED_COLUMNS & incoming.keys())
     if clashes:
         raise BatchError(f"the batch has columns reserved for the platform: {', '.join(clashes)}")
-    batch = f"{quote(spec.target_schema)}.{quote(BATCH_PREFIX + lineage.load_id)}"
+    lands_by_rename = spec.write == "replace" or _existing_columns(con, spec) is None
+    schema = quote(spec.target_schema) + "." if lands_by_rename else TEMPORARY
+    batch = schema + quote(BATCH_PREFIX + lineage.load_id)
     validity = (
         f", {lineage.at} AS _valid_from, NULL::TIMESTAMPTZ AS _valid_to"
         if spec.write == "scd2"
         else ""
     )
-    con.execute(
-        f"CREATE TABLE {batch} AS SELECT *, {lineage.select_sql()}, "
-        f"{row_hash(_own_values(incoming))} AS {quote(ROW_HASH)}{validity} FROM ({rows_sql})"
+    _create_table(
+        con,
+        batch,
+        f"SELECT *, {lineage.select_sql()}, "
+        f"{row_hash(_own_values(incoming))} AS {quote(ROW_HASH)}{validity} FROM ({rows_sql})",
     )
     return batch
 
@@ -218,7 +235,8 @@ def write_nothing(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> WriteOutco
 
 
 def _beside(batch: str, suffix: str) -> str:
-    """A scratch table next to the batch table (`"s"."__batch_x"` → `"s"."__batch_x_<suffix>"`)."""
+    """A scratch table next to the batch table (`"s"."__batch_x"` → `"s"."__batch_x_<suffix>"`),
+    temporary when the batch is."""
     return f'{batch.removesuffix(chr(34))}_{suffix}"'
 
 
@@ -301,9 +319,11 @@ def _deduplicated(
         return batch
     order = f"{quote(spec.order_by)} DESC NULLS LAST, " if spec.order_by else ""
     latest = _beside(batch, "latest")
-    con.execute(
-        f"CREATE TABLE {latest} AS SELECT * FROM {batch} "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}rowid DESC) = 1"
+    _create_table(
+        con,
+        latest,
+        f"SELECT * FROM {batch} "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}rowid DESC) = 1",
     )
     con.execute(f"DROP TABLE {batch}")
     return latest
@@ -389,13 +409,14 @@ def _changed_rows(
     current = " WHERE _valid_to IS NULL" if current_only else ""
     keys = column_list(spec.primary_key)
     found = f"t.{quote(spec.primary_key[0])} IS NOT NULL"
-    con.execute(
-        f"CREATE TABLE {differ} AS "
+    _create_table(
+        con,
+        differ,
         f"WITH stored AS (SELECT {keys}, {quote(ROW_HASH)} AS __hash FROM {spec.target}{current}), "
         f"incoming AS (SELECT rowid AS __row, {keys}, {batch_hash} AS __hash FROM {batch}) "
         f"SELECT i.__row, i.__hash, {found} AS __exists FROM incoming i "
         f"LEFT JOIN stored t ON {_key_match('t', 'i', spec.primary_key)} "
-        f"WHERE t.__hash IS DISTINCT FROM i.__hash"
+        f"WHERE t.__hash IS DISTINCT FROM i.__hash",
     )
     row = con.execute(
         "SELECT count(*) FILTER (WHERE NOT __exists), count(*) FILTER (WHERE __exists) "
@@ -403,9 +424,11 @@ def _changed_rows(
     ).fetchone()
     assert row is not None
     none = "" if row[0] or row[1] else " LIMIT 0"
-    con.execute(
-        f"CREATE TABLE {changed} AS SELECT b.* REPLACE (d.__hash AS {quote(ROW_HASH)}), d.__exists "
-        f"FROM {batch} b JOIN {differ} d ON b.rowid = d.__row{none}"
+    _create_table(
+        con,
+        changed,
+        f"SELECT b.* REPLACE (d.__hash AS {quote(ROW_HASH)}), d.__exists "
+        f"FROM {batch} b JOIN {differ} d ON b.rowid = d.__row{none}",
     )
     con.execute(f"DROP TABLE {differ}")
     return changed, int(row[0]), int(row[1])

@@ -470,3 +470,20 @@ def test_scd2_closes_exactly_the_version_of_the_changed_row(warehouse: Warehouse
 def test_a_row_hash_column_in_the_data_is_refused(warehouse: Warehouse) -> None:
     with pytest.raises(BatchError, match="reserved for the platform: _row_hash"):
         land(warehouse, [{"id": 1, "_row_hash": 42}])
+
+
+@pytest.mark.parametrize("write", ["merge", "scd2"])
+def test_a_batch_into_an_existing_table_is_never_written_to_the_warehouse_file(
+    warehouse: Warehouse, write: str
+) -> None:
+    """Only rows that land are written to the file: an unchanged reload adds a few blocks of
+    bookkeeping (its load record), not another copy of the batch."""
+    ids = range(200_000)
+    batch = pa.table({"id": ids, "v": [f"{i * 7919 % 1_000_003:x}-{i}" for i in ids]})
+    land(warehouse, batch, write=write, key=["id"])
+    size = warehouse.file.stat().st_size
+
+    again = land(warehouse, batch, write=write, key=["id"])
+
+    assert (again.inserted, again.updated) == (0, 0)
+    assert warehouse.file.stat().st_size - size < size / 2
