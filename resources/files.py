@@ -15,8 +15,7 @@ from pydantic import Field
 
 from platform_assets.config.files import FileTable
 from resources.duckdb_sql import literal, quote
-
-SOURCE_FILE_COLUMN = "_source_file"
+from resources.warehouse_schema import SOURCE_FILE
 
 
 class FileReadError(Exception):
@@ -45,13 +44,25 @@ class FileReader(ConfigurableResource):
         files = self.matching_files(table)
         with duckdb.connect() as scratch:
             sql = _scan_sql(table, files, scratch)
-        prefix = str(Path(self.root).resolve()) + "/"
-        relative = (
-            f"SELECT * REPLACE (CASE WHEN starts_with({quote(SOURCE_FILE_COLUMN)}, "
-            f"{literal(prefix)}) THEN substr({quote(SOURCE_FILE_COLUMN)}, {len(prefix) + 1}) "
-            f"ELSE {quote(SOURCE_FILE_COLUMN)} END AS {quote(SOURCE_FILE_COLUMN)}) FROM ({sql})"
+        return FileScan(
+            sql=self._with_relative_names(sql, files),
+            files=files,
+            bytes=sum(f.stat().st_size for f in files),
         )
-        return FileScan(sql=relative, files=files, bytes=sum(f.stat().st_size for f in files))
+
+    def _with_relative_names(self, sql: str, files: tuple[Path, ...]) -> str:
+        """`sql` with each row's file named relative to `root` (where it lies under it), as an
+        ENUM of the scanned files: a VARCHAR that repeats one name costs DuckDB a tenth of its
+        own load time to store; an ENUM nothing."""
+        prefix = str(Path(self.root).resolve()) + "/"
+        names = [str(f).removeprefix(prefix) for f in files]
+        column = quote(SOURCE_FILE)
+        relative = (
+            f"CASE WHEN starts_with({column}, {literal(prefix)}) "
+            f"THEN substr({column}, {len(prefix) + 1}) ELSE {column} END"
+        )
+        enum = "ENUM(" + ", ".join(literal(n) for n in names) + ")"
+        return f"SELECT * REPLACE (CAST({relative} AS {enum}) AS {column}) FROM ({sql})"
 
     def matching_files(self, table: FileTable) -> tuple[Path, ...]:
         pattern = Path(table.path).expanduser()
@@ -69,7 +80,7 @@ class FileReader(ConfigurableResource):
 
 def _scan_sql(table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPyConnection) -> str:
     paths = "[" + ", ".join(literal(str(f)) for f in files) + "]"
-    source_file = f"filename={literal(SOURCE_FILE_COLUMN)}"
+    source_file = f"filename={literal(SOURCE_FILE)}"
     fmt = table.file_format
     if fmt in ("csv", "tsv"):
         return f"SELECT * FROM read_csv({paths}, {_csv_options(table, files, con)}, {source_file})"

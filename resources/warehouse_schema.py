@@ -6,6 +6,10 @@ import duckdb
 
 PLATFORM_SCHEMA = "_tributary"
 LINEAGE_COLUMNS = ("_load_id", "_loaded_at", "_source")
+SOURCE_FILE = "_source_file"
+"""Lineage a batch of files brings itself: the file each row was read from. The file reader types
+it as an ENUM of the load's files (as cheap to store as a constant); the writer keeps it out of
+the row hash and the schema, and turns a stored ENUM into VARCHAR when other files arrive."""
 ROW_HASH = "_row_hash"
 """A hash of each row's data columns, stored beside its lineage; merges compare it to skip
 unchanged rows (see `write_dispositions.row_hash`)."""

@@ -27,13 +27,16 @@ from resources.schema_evolution import (
     reconcile,
 )
 from resources.uniqueness import key_counts
-from resources.warehouse_schema import LINEAGE_COLUMNS, ROW_HASH
+from resources.warehouse_schema import LINEAGE_COLUMNS, ROW_HASH, SOURCE_FILE
 
 if TYPE_CHECKING:
     from checks.gate import Verdict
 
 SCD2_COLUMNS = ("_valid_from", "_valid_to")
 RESERVED_COLUMNS = frozenset((*LINEAGE_COLUMNS, ROW_HASH, *SCD2_COLUMNS))
+"""Columns the writer adds; a batch that brings one of its own is refused."""
+NOT_DATA_COLUMNS = RESERVED_COLUMNS | {SOURCE_FILE}
+"""Columns outside a row's data: neither hashed nor reconciled under `schema_policy`."""
 
 
 class BatchError(Exception):
@@ -161,8 +164,8 @@ def create_batch(
     _create_table(
         con,
         batch,
-        f"SELECT *, {lineage.select_sql()}, "
-        f"{row_hash(_own_values(incoming))} AS {quote(ROW_HASH)}{validity} FROM ({rows_sql})",
+        f"SELECT *, {lineage.select_sql()}, {row_hash(_own_values(_data_columns(incoming)))} "
+        f"AS {quote(ROW_HASH)}{validity} FROM ({rows_sql})",
     )
     return batch
 
@@ -254,7 +257,22 @@ def _existing_columns(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> dict[s
 
 
 def _data_columns(columns: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in columns.items() if k not in RESERVED_COLUMNS}
+    return {k: v for k, v in columns.items() if k not in NOT_DATA_COLUMNS}
+
+
+def _lineage_columns(
+    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, existing: dict[str, str]
+) -> tuple[str, ...]:
+    """The lineage columns to copy from the batch, once the target can hold them: a batch's
+    `_source_file` (an ENUM of its files) needs a VARCHAR column unless its type is the stored
+    one, as when the same files are read again."""
+    if SOURCE_FILE not in (batch_columns := columns_of(con, batch)):
+        return LINEAGE_COLUMNS
+    if SOURCE_FILE not in existing:
+        con.execute(f"ALTER TABLE {spec.target} ADD COLUMN {quote(SOURCE_FILE)} VARCHAR")
+    elif existing[SOURCE_FILE] not in ("VARCHAR", batch_columns[SOURCE_FILE]):
+        con.execute(f"ALTER TABLE {spec.target} ALTER {quote(SOURCE_FILE)} TYPE VARCHAR")
+    return (*LINEAGE_COLUMNS, SOURCE_FILE)
 
 
 def _write_into(
@@ -274,8 +292,9 @@ def _write_into(
     stored = _data_columns(columns_of(con, spec.target))
     if spec.write != "append" and any(c.change in ("added", "widened") for c in changes):
         _rehash(con, spec.target, stored)
+    copied = [*columns, *_lineage_columns(con, spec, batch, existing)]
     write = {"append": _append, "merge": _merge, "scd2": _scd2}[spec.write]
-    outcome = write(con, spec, batch, columns, _batch_hash(stored, incoming), lineage)
+    outcome = write(con, spec, batch, copied, _batch_hash(stored, incoming), lineage)
     outcome.schema_changes = changes
     con.execute(f"DROP TABLE {batch}")
     return outcome
@@ -379,7 +398,7 @@ def _append(
 ) -> WriteOutcome:
     con.execute(
         f"INSERT INTO {spec.target} BY NAME SELECT {column_list(columns)}, "
-        f"{column_list(LINEAGE_COLUMNS)}, {batch_hash} AS {quote(ROW_HASH)} FROM {batch}"
+        f"{batch_hash} AS {quote(ROW_HASH)} FROM {batch}"
     )
     return WriteOutcome(inserted=_count(con, batch))
 
@@ -451,7 +470,7 @@ def _merge(
     if inserted or updated:
         con.execute(
             f"INSERT INTO {spec.target} BY NAME SELECT {column_list(columns)}, "
-            f"{column_list(LINEAGE_COLUMNS)}, {quote(ROW_HASH)} FROM {changed}"
+            f"{quote(ROW_HASH)} FROM {changed}"
         )
     con.execute(f"DROP TABLE {changed}")
     return WriteOutcome(inserted=inserted, updated=updated)
@@ -478,7 +497,7 @@ def _scd2(
     con.execute(
         f"INSERT INTO {spec.target} BY NAME SELECT {column_list(columns)}, "
         f"{lineage.at} AS _valid_from, NULL::TIMESTAMPTZ AS _valid_to, "
-        f"{column_list(LINEAGE_COLUMNS)}, {quote(ROW_HASH)} FROM {changed}"
+        f"{quote(ROW_HASH)} FROM {changed}"
     )
     con.execute(f"DROP TABLE {changed}")
     return WriteOutcome(inserted=inserted, updated=updated, deleted=closed_count - updated)

@@ -108,6 +108,41 @@ def test_a_glob_of_files_is_one_table_with_the_source_file(project: Project) -> 
     ) == [("in/orders-01.csv", 2), ("in/orders-02.csv", 1)]
 
 
+@pytest.mark.parametrize("policy", ["evolve", "freeze"])
+def test_rows_keep_the_file_they_came_from_as_new_files_arrive(
+    project: Project, policy: str
+) -> None:
+    """`_source_file` is lineage, not data: the same row in a new file is no update, and a new
+    file is no schema change, even for a frozen table."""
+    project.file("in/day-1.csv", "id,total\n1,10\n2,20\n")
+    project.source(
+        "shop",
+        f"""
+        name: shop
+        kind: files
+        tables: [{{name: orders, path: "in/day-*.csv", write: merge, primary_key: id,
+                   schema_policy: {policy}}}]
+    """,
+    )
+    assert project.run().success
+    (project.root / "in/day-1.csv").unlink()
+    project.file("in/day-2.csv", "id,total\n2,20\n3,30\n")
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert (report.tables[0]["rows_inserted"], report.tables[0]["rows_updated"]) == (1, 0)
+    assert project.query("SELECT id, total, _source_file FROM shop.orders ORDER BY id") == [
+        (1, 10, "in/day-1.csv"),
+        (2, 20, "in/day-1.csv"),
+        (3, 30, "in/day-2.csv"),
+    ]
+    assert project.scalar("SELECT count(*) FROM _tributary.schema_changes") == 0
+    project.file("in/day-3.csv", "id,total\n4,40\n")
+    assert project.run().success
+    assert project.scalar("SELECT _source_file FROM shop.orders WHERE id = 4") == "in/day-3.csv"
+
+
 def first_load(project: Project) -> None:
     project.file("in/customers.csv", CUSTOMERS_CSV)
     project.source(
