@@ -55,4 +55,4 @@ samples: install
 	$(BIN)/python -m platform_assets.demo_samples
 
 clean:
-	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/.staging .dagster
+	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.tmp data/.staging .dagster
