@@ -1,0 +1,3 @@
+from resources.duckdb_client import remember_missing_pandas
+
+remember_missing_pandas()

@@ -1,0 +1,19 @@
+"""Working around DuckDB's Python client where it costs every load time."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+
+def remember_missing_pandas() -> None:
+    """Make `import pandas` fail at once when pandas is not installed, as it would anyway.
+
+    DuckDB's client tries to import pandas whenever it converts a Python value (a statement's
+    parameters, each constant of a narwhals expression) and does not remember that it failed:
+    every attempt searches `sys.path` again. The quality gate alone builds about 75 constants,
+    45 ms of a small load. `None` in `sys.modules` is Python's own record of a module that
+    cannot be imported.
+    """
+    if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is None:
+        sys.modules["pandas"] = None  # type: ignore[assignment]
