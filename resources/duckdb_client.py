@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 
+import duckdb
+
 
 def remember_missing_pandas() -> None:
     """Make `import pandas` fail at once when pandas is not installed, as it would anyway.
@@ -17,3 +19,10 @@ def remember_missing_pandas() -> None:
     """
     if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is None:
         sys.modules["pandas"] = None  # type: ignore[assignment]
+
+
+def scratch_connection() -> duckdb.DuckDBPyConnection:
+    """A connection for work that reads no database (planning a file scan, minting an id): a
+    cursor on the process's in-memory DuckDB. Starting a new in-memory database costs ~20 ms,
+    a cursor on an existing one nothing."""
+    return duckdb.default_connection().cursor()

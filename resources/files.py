@@ -14,6 +14,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from platform_assets.config.files import FileTable
+from resources.duckdb_client import scratch_connection
 from resources.duckdb_sql import literal, quote
 from resources.warehouse_schema import SOURCE_FILE
 
@@ -42,7 +43,7 @@ class FileReader(ConfigurableResource):
 
     def scan(self, table: FileTable) -> FileScan:
         files = self.matching_files(table)
-        with duckdb.connect() as scratch:
+        with scratch_connection() as scratch:
             sql = _scan_sql(table, files, scratch)
         return FileScan(
             sql=self._with_relative_names(sql, files),

@@ -24,6 +24,7 @@ from filelock import FileLock
 from pydantic import Field
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
+from resources.duckdb_client import scratch_connection
 from resources.duckdb_sql import literal, quote
 from resources.quarantine import record_verdict
 from resources.schema_evolution import SchemaChange
@@ -96,7 +97,7 @@ def _alive(pid: int) -> bool:
 
 def new_load_id() -> str:
     """A UUIDv7: unique, and sortable by the time it was made."""
-    with duckdb.connect() as con:
+    with scratch_connection() as con:
         row = con.execute("SELECT uuidv7()::VARCHAR").fetchone()
     assert row is not None
     return str(row[0])
