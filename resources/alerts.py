@@ -1,6 +1,7 @@
 """The alert sink: failure tickets and freshness alerts, appended to a JSON-lines file and
-optionally posted to a webhook. Secrets are redacted before anything leaves the process, and a
-ticket repeating one already sent within the dedupe window is dropped."""
+optionally posted to a webhook (retried while it fails transiently). Secrets are redacted before
+anything leaves the process, and a ticket repeating one already sent within the dedupe window is
+dropped."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import requests
 from dagster import ConfigurableResource
 from filelock import FileLock
 from pydantic import Field
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 _URL_CREDENTIALS = re.compile(
     r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]+@", re.I
@@ -38,6 +40,13 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _BEARER.sub(lambda m: f"{m['name']}{REDACTED}", text)
 
 
+def is_transient(error: BaseException) -> bool:
+    """A failure worth retrying: no connection, a timeout, a 5xx or a 429."""
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        return error.response.status_code == 429 or error.response.status_code >= 500
+    return isinstance(error, requests.ConnectionError | requests.Timeout)
+
+
 def fingerprint(*parts: str) -> str:
     """What makes two alerts "the same": their parts with ids, counts and hashes blanked out."""
     return "|".join(_VOLATILE.sub("#", part) for part in parts)
@@ -57,6 +66,9 @@ class AlertSink(ConfigurableResource):
         default_factory=list, description="Values masked in every alert (the catalog's ${VARS})."
     )
     timeout_seconds: float = Field(default=10.0, description="Webhook request timeout.")
+    webhook_attempts: int = Field(
+        default=3, ge=1, description="Tries per alert while the webhook fails transiently."
+    )
 
     @property
     def file(self) -> Path:
@@ -81,9 +93,19 @@ class AlertSink(ConfigurableResource):
             with self.file.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(alert, default=str) + "\n")
         if self.webhook_url:
-            response = requests.post(self.webhook_url, json=alert, timeout=self.timeout_seconds)
-            response.raise_for_status()
+            self._post(self.webhook_url, alert)
         return alert
+
+    def _post(self, url: str, alert: dict[str, Any]) -> None:
+        retrying = Retrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_attempt(self.webhook_attempts),
+            wait=wait_exponential(multiplier=0.25, max=4),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                requests.post(url, json=alert, timeout=self.timeout_seconds).raise_for_status()
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every alert in the file, oldest first."""

@@ -38,6 +38,30 @@ def test_a_failing_webhook_raises_after_the_file_is_written(
     with pytest.raises(requests.HTTPError):
         sink.send("run_failure", "k", {"error": "x"}, now=T0)
     assert len(sink.alerts()) == 1
+    assert len(httpserver.log) == 3  # webhook_attempts
+
+
+def test_a_webhook_that_fails_once_still_gets_the_alert(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_ordered_request("/hook").respond_with_data("busy", status=503)
+    httpserver.expect_ordered_request("/hook").respond_with_data("ok")
+    sink = AlertSink(path=str(tmp_path / "a.jsonl"), webhook_url=httpserver.url_for("/hook"))
+
+    sent = sink.send("run_failure", "k", {"error": "x"}, now=T0)
+
+    assert [request.get_json() for request, _ in httpserver.log] == [sent, sent]
+
+
+def test_a_webhook_that_refuses_the_alert_is_not_asked_again(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/hook").respond_with_data("bad request", status=400)
+    sink = AlertSink(path=str(tmp_path / "a.jsonl"), webhook_url=httpserver.url_for("/hook"))
+
+    with pytest.raises(requests.HTTPError, match="400"):
+        sink.send("run_failure", "k", {"error": "x"}, now=T0)
+    assert len(httpserver.log) == 1
 
 
 def test_the_same_alert_within_the_window_is_sent_once(tmp_path: Path) -> None:
