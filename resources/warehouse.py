@@ -40,6 +40,7 @@ from resources.write_dispositions import (
     write_batch,
     write_nothing,
 )
+from resources.writeback import background_writeback
 
 if TYPE_CHECKING:
     from checks.gate import Verdict
@@ -423,6 +424,14 @@ class Warehouse(ConfigurableResource):
         ),
     )
 
+    writeback_seconds: float = Field(
+        default=0.25,
+        description=(
+            "While a writer holds the warehouse, sync its file to disk this often, so that a "
+            "commit does not wait for a whole batch to reach the disk (0 leaves it to commits)."
+        ),
+    )
+
     @property
     def file(self) -> Path:
         return Path(self.path)
@@ -467,8 +476,9 @@ class Warehouse(ConfigurableResource):
     @contextlib.contextmanager
     def writer(self, attach: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """The read-write connection, held by one writer at a time (a file lock), with batch
-        tables that a dead writer left behind dropped first. `attach` is a staging file,
-        attached read-only as `__stage`."""
+        tables that a dead writer left behind dropped first, and its file written back to disk
+        as it goes (see `resources.writeback`). `attach` is a staging file, attached read-only
+        as `__stage`."""
         self.file.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.file) + ".lock", timeout=self.lock_timeout_seconds):
             con = retry_while_locked(
@@ -476,10 +486,11 @@ class Warehouse(ConfigurableResource):
                 self.lock_timeout_seconds,
             )
             try:
-                drop_orphan_batches(con)
-                if attach is not None:
-                    con.execute(f"ATTACH {literal(str(attach))} AS __stage (READ_ONLY)")
-                yield con
+                with background_writeback(self.file, self.writeback_seconds):
+                    drop_orphan_batches(con)
+                    if attach is not None:
+                        con.execute(f"ATTACH {literal(str(attach))} AS __stage (READ_ONLY)")
+                    yield con
             finally:
                 con.close()
 
