@@ -1,4 +1,5 @@
-"""`python -m bench [--rows N] [--rounds R]`: file loads against DuckDB's own reader, same run.
+"""`python -m bench [--rows N] [--rounds R] [--format csv|parquet]`: file loads against DuckDB's
+own reader, in the same run.
 
 Targets (median over rounds): a first load (merge on a primary key) at most 1.3x DuckDB's
 `CREATE TABLE AS SELECT * FROM read_csv(...)`, a second load of the same file at most 1.5x, peak
@@ -11,6 +12,7 @@ import argparse
 import shutil
 import statistics
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from tabulate import tabulate
@@ -20,14 +22,17 @@ from bench.measure import Measurement, run_scenario
 
 TARGETS = {"first load": 1.3, "second load": 1.5}
 RSS_TARGET_MB = 1024
+FORMATS = ("csv", "parquet")
 
 
-def bench_files(rows: int, rounds: int) -> list[list[object]]:
+def bench_files(rows: int, rounds: int, formats: Sequence[str]) -> list[list[object]]:
     """Each round times the baseline, a first load and a second load back to back; a ratio is
     taken within its round, and the median over rounds is reported (this is a shared machine)."""
     table: list[list[object]] = []
     for input_path in ensure_inputs(rows):
         fmt = input_path.suffix.lstrip(".")
+        if fmt not in formats:
+            continue
         results: dict[str, list[tuple[Measurement, float]]] = {}
         for _ in range(rounds):
             base, first, second = _round(input_path)
@@ -76,8 +81,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--format", action="append", choices=FORMATS, help="only this input (repeatable)"
+    )
     args = parser.parse_args()
-    rows = bench_files(args.rows, args.rounds)
+    rows = bench_files(args.rows, args.rounds, args.format or FORMATS)
     print(
         tabulate(
             rows,
