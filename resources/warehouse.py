@@ -485,14 +485,14 @@ class Warehouse(ConfigurableResource):
                 lambda: duckdb.connect(str(self.file), config={"memory_limit": self.memory_limit}),
                 self.lock_timeout_seconds,
             )
-            try:
-                with background_writeback(self.file, self.writeback_seconds):
+            with background_writeback(self.file, self.writeback_seconds):
+                try:
                     drop_orphan_batches(con)
                     if attach is not None:
                         con.execute(f"ATTACH {literal(str(attach))} AS __stage (READ_ONLY)")
                     yield con
-            finally:
-                con.close()
+                finally:
+                    con.close()
 
     @contextlib.contextmanager
     def read_only(self) -> Iterator[duckdb.DuckDBPyConnection]:

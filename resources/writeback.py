@@ -24,23 +24,34 @@ _sync = getattr(os, "fdatasync", os.fsync)
 def background_writeback(path: Path, every_seconds: float) -> Iterator[None]:
     """Sync `path` to disk every `every_seconds` until the block exits (0 turns it off).
 
+    The block must enclose the closing of the database connection that holds the file. Closing any
+    descriptor of a file drops every POSIX lock the process holds on it, DuckDB's included, so
+    the descriptor synced here is closed only on the way out, once DuckDB has let go of the file.
+
     The sync runs on a thread of its own and only ever adds durability: DuckDB's commits still
-    sync for themselves. A sync that fails ends the thread quietly; the next commit reports it.
+    sync for themselves. Where the file cannot be opened or the thread not started, the block
+    runs without it; a sync that fails ends the thread quietly and the next commit reports it.
     """
     if every_seconds <= 0:
         yield
         return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        yield
+        return
     stop = threading.Event()
-    fd = os.open(path, os.O_RDONLY)
     thread = threading.Thread(
         target=_sync_until_stopped, args=(fd, stop, every_seconds), name="writeback", daemon=True
     )
-    thread.start()
     try:
+        with contextlib.suppress(RuntimeError):
+            thread.start()
         yield
     finally:
         stop.set()
-        thread.join()
+        if thread.is_alive():
+            thread.join()
         os.close(fd)
 
 

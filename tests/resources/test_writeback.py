@@ -5,11 +5,15 @@ still reaches the disk."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pytest
 
 from resources import writeback
@@ -82,3 +86,45 @@ def test_writeback_can_be_left_to_commits(tmp_path: Path, synced_files: list[str
         time.sleep(0.1)
 
     assert synced_files == []
+
+
+class ProbedConnection:
+    """A warehouse connection that, as it is about to close, asks another process to open the
+    file read-write: while this connection is open that must fail on DuckDB's lock."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str) -> None:
+        self._con = con
+        self._path = path
+        self.opened_by_another_process: bool | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def close(self) -> None:
+        probe = subprocess.run(
+            [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1])", self._path],
+            capture_output=True,
+            text=True,
+        )
+        self.opened_by_another_process = probe.returncode == 0
+        self._con.close()
+
+
+def test_the_warehouse_stays_locked_until_its_connection_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing any descriptor of a file drops every POSIX lock the process holds on it,
+    DuckDB's included; the writeback's own descriptor must outlive DuckDB's connection."""
+    warehouse = warehouse_at(tmp_path, writeback_seconds=0.01)
+    connections: list[ProbedConnection] = []
+    real_connect = duckdb.connect
+
+    def probed_connect(path: str, **kwargs: Any) -> ProbedConnection:
+        connections.append(ProbedConnection(real_connect(path, **kwargs), path))
+        return connections[-1]
+
+    monkeypatch.setattr(duckdb, "connect", probed_connect)
+    with warehouse.writer() as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+
+    assert connections[0].opened_by_another_process is False
