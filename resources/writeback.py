@@ -32,12 +32,8 @@ def background_writeback(path: Path, every_seconds: float) -> Iterator[None]:
     sync for themselves. Where the file cannot be opened or the thread not started, the block
     runs without it; a sync that fails ends the thread quietly and the next commit reports it.
     """
-    if every_seconds <= 0:
-        yield
-        return
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
+    fd = _open(path) if every_seconds > 0 else None
+    if fd is None:
         yield
         return
     stop = threading.Event()
@@ -53,6 +49,13 @@ def background_writeback(path: Path, every_seconds: float) -> Iterator[None]:
         if thread.is_alive():
             thread.join()
         os.close(fd)
+
+
+def _open(path: Path) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
 
 
 def _sync_until_stopped(fd: int, stop: threading.Event, every_seconds: float) -> None:
