@@ -1,9 +1,10 @@
 """`python -m bench.checks`: 10 column rules over 5M rows, through the quality gate's evaluator,
 against one hand-written pass over the same predicates (target: at most 1.2x).
 
-The gate judges a batch where it lies, in a DuckDB table, so its baselines are one hand-written
-DuckDB aggregate over that table and one hand-written polars pass over the same rows already in
-memory (the export to polars not counted)."""
+The gate judges a batch where it lies, in a DuckDB table, so its baseline is the fastest
+hand-written DuckDB query over that table (a filtered count per rule). Beside it: one hand-written
+aggregate, and one hand-written polars pass over the same rows already in memory (the export to
+polars not counted)."""
 
 from __future__ import annotations
 
@@ -60,11 +61,11 @@ def hand_written(frame: pl.DataFrame) -> dict[str, int]:
     return {name: int(totals[name][0]) for name in fails}
 
 
-def hand_written_sql(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """The same ten predicates as one DuckDB aggregate."""
+def _failing_sql() -> dict[str, str]:
+    """The ten rules' failure conditions in DuckDB SQL."""
     statuses = ", ".join(f"'{s}'" for s in STATUSES)
     countries = ", ".join(f"'{c}'" for c in COUNTRIES)
-    fails = {
+    return {
         "id_not_null": "id IS NULL",
         "customer_id_min": "customer_id < 0",
         "quantity_min": "quantity < 0",
@@ -76,6 +77,22 @@ def hand_written_sql(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         "reference_str_length": "length(reference) <> 16",
         "country_isin": f"country NOT IN ({countries})",
     }
+
+
+def hand_written_sql(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """The same ten predicates as one DuckDB query, a filtered count per rule: each filter is
+    pushed into the scan, where zone maps skip the row groups that cannot fail it."""
+    counts = " UNION ALL ".join(
+        f"SELECT '{name}', count(*) FROM orders WHERE {condition}"
+        for name, condition in _failing_sql().items()
+    )
+    return {name: int(failures) for name, failures in con.execute(counts).fetchall()}
+
+
+def hand_written_aggregate(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """The same ten predicates as one DuckDB aggregate: one pass, but every row of every
+    column is read."""
+    fails = _failing_sql()
     sums = ", ".join(f"count(*) FILTER (WHERE {p})" for p in fails.values())
     row = con.execute(f"SELECT {sums} FROM orders").fetchone()
     assert row is not None
@@ -103,16 +120,18 @@ def main() -> None:
             counts = count_failures(compiled, con, "orders", keep_rows=False)
             return {name: count.failures for name, count in counts.items()}
 
-        assert gate() == hand_written_sql(con) == hand_written(frame)
+        assert gate() == hand_written_sql(con) == hand_written_aggregate(con) == hand_written(frame)
         ours = best_of(5, gate)
         sql = best_of(5, lambda: hand_written_sql(con))
+        aggregate = best_of(5, lambda: hand_written_aggregate(con))
         polars = best_of(5, lambda: hand_written(frame))
         exported = best_of(3, lambda: hand_written(con.execute("SELECT * FROM orders").pl()))
         con.close()
     verdict = "ok" if ours / sql <= 1.2 else "OVER 1.2x"
     rows = [
-        ["hand-written DuckDB aggregate", sql, "1.00x", ""],
+        ["hand-written DuckDB, a filtered count per rule", sql, "1.00x", ""],
         ["gate: pandera rules in one DuckDB query", ours, f"{ours / sql:.2f}x", verdict],
+        ["hand-written DuckDB, one aggregate", aggregate, f"{aggregate / sql:.2f}x", ""],
         ["hand-written polars, rows already in memory", polars, f"{polars / sql:.2f}x", ""],
         ["hand-written polars, exported from DuckDB", exported, f"{exported / sql:.2f}x", ""],
     ]

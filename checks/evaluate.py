@@ -2,9 +2,11 @@
 
 pandera's built-in checks (`ge`, `le`, `isin`, `str_matches`, `str_length`...) have narwhals
 implementations; applied to a narwhals frame over the batch table they become DuckDB expressions.
-Those, `nullable`, and the catalog's SQL `expressions` are summed by a single aggregate query.
-Samples and failing row ids are fetched only for rules that failed. Nulls are judged by
-`nullable` alone.
+Those, `nullable`, and the catalog's SQL `expressions` are counted by a single query, one filtered
+count per rule. A rule's filter reaches DuckDB's table scan, where the zone maps (each row
+group's min and max) skip the row groups that cannot fail it: a range check on a numeric column
+costs next to nothing when the data passes. Samples and failing row ids are fetched only for
+rules that failed. Nulls are judged by `nullable` alone: a rule fails where it is false.
 
 Checks written in Python (the custom checks of a `DataFrameModel`) cannot run as SQL: they run on
 polars chunks of the columns the schema names, and only when there are some.
@@ -81,10 +83,16 @@ def _count_in_sql(
     predicates = list(_predicates(compiled, frame))
     if not predicates:
         return {}
-    totals = frame.select(
-        [(~p.passes.fill_null(True)).sum().alias(p.name) for p in predicates]
+    totals = nw.concat(
+        [
+            _failing(frame, p).select(nw.len().alias("failures")).with_columns(rule=nw.lit(p.name))
+            for p in predicates
+        ],
+        how="vertical",
     ).collect()
-    counts = {p.name: RuleCount(int(totals[p.name][0] or 0)) for p in predicates}
+    counts = {p.name: RuleCount() for p in predicates}
+    for rule, failures in totals.select("rule", "failures").iter_rows():
+        counts[rule].failures = int(failures)
     for predicate in predicates:
         if counts[predicate.name].failures:
             _collect_failures(frame, predicate, counts[predicate.name], keep_rows)
@@ -103,6 +111,12 @@ def _predicates(compiled: CompiledChecks, frame: nw.LazyFrame) -> Iterator[_Pred
         yield _Predicate(name, tuple(sorted(condition.columns)), nw.col(_expression_column(name)))
 
 
+def _failing(frame: nw.LazyFrame, predicate: _Predicate) -> nw.LazyFrame:
+    """The rows where `predicate` is false. (Where it is null, `NOT` keeps it null, and the
+    filter drops the row.) Written as a plain `NOT` so that DuckDB can push it into the scan."""
+    return frame.filter(~predicate.passes)
+
+
 def _expression_column(rule: str) -> str:
     return f"__rule_{rule}"
 
@@ -110,7 +124,7 @@ def _expression_column(rule: str) -> str:
 def _collect_failures(
     frame: nw.LazyFrame, predicate: _Predicate, count: RuleCount, keep_rows: bool
 ) -> None:
-    failing = frame.filter(~predicate.passes.fill_null(True))
+    failing = _failing(frame, predicate)
     if len(predicate.columns) == 1:
         sample = failing.select(predicate.columns).head(SAMPLE_SIZE).collect()
         count.samples = sample[predicate.columns[0]].to_list()
