@@ -27,7 +27,9 @@ FORMATS = ("csv", "parquet")
 
 def bench_files(rows: int, rounds: int, formats: Sequence[str]) -> list[list[object]]:
     """Each round times the baseline, a first load and a second load back to back; a ratio is
-    taken within its round, and the median over rounds is reported (this is a shared machine)."""
+    taken within its round, and the median over rounds is reported. On a shared 2-core VM one
+    round's ratio can land anywhere from 1.0x to 1.5x, so it takes five rounds for the median to
+    mean much."""
     table: list[list[object]] = []
     for input_path in ensure_inputs(rows):
         fmt = input_path.suffix.lstrip(".")
@@ -81,7 +83,7 @@ def _row(fmt: str, runs: list[tuple[Measurement, float]]) -> list[object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=5_000_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--format", action="append", choices=FORMATS, help="only this input (repeatable)"
     )
