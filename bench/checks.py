@@ -1,5 +1,5 @@
 """`python -m bench.checks`: 10 column rules over 5M rows, through the quality gate's evaluator,
-against one hand-written pass over the same predicates (target: at most 1.2x).
+against the fastest hand-written query over the same predicates (target: at most 1.2x).
 
 The gate judges a batch where it lies, in a DuckDB table, so its baseline is the fastest
 hand-written DuckDB query over that table (a filtered count per rule). Beside it: one hand-written
