@@ -2,11 +2,12 @@
 
 pandera's built-in checks (`ge`, `le`, `isin`, `str_matches`, `str_length`...) have narwhals
 implementations; applied to a narwhals frame over the batch table they become DuckDB expressions.
-Those, `nullable`, and the catalog's SQL `expressions` are counted by a single query, one filtered
-count per rule. A rule's filter reaches DuckDB's table scan, where the zone maps (each row
-group's min and max) skip the row groups that cannot fail it: a range check on a numeric column
-costs next to nothing when the data passes. Samples and failing row ids are fetched only for
-rules that failed. Nulls are judged by `nullable` alone: a rule fails where it is false.
+Those, `nullable`, and the catalog's SQL `expressions` are counted by a single query: one filtered
+count for the rules that read the same columns. Each filter reaches DuckDB's table scan, where the
+zone maps (each row group's min and max) skip the row groups that cannot fail it: a range check on
+a numeric column costs next to nothing when the data passes. Samples and failing row ids are
+fetched only for rules that failed. Nulls are judged by `nullable` alone: a rule fails where it is
+false.
 
 Checks written in Python (the custom checks of a `DataFrameModel`) cannot run as SQL: they run on
 polars chunks of the columns the schema names, and only when there are some.
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
 from typing import Any
 
 import duckdb
@@ -83,16 +86,12 @@ def _count_in_sql(
     predicates = list(_predicates(compiled, frame))
     if not predicates:
         return {}
-    totals = nw.concat(
-        [
-            _failing(frame, p).select(nw.len().alias("failures")).with_columns(rule=nw.lit(p.name))
-            for p in predicates
-        ],
-        how="vertical",
-    ).collect()
-    counts = {p.name: RuleCount() for p in predicates}
-    for rule, failures in totals.select("rule", "failures").iter_rows():
-        counts[rule].failures = int(failures)
+    by_columns: dict[tuple[str, ...], list[_Predicate]] = {}
+    for predicate in predicates:
+        by_columns.setdefault(predicate.columns, []).append(predicate)
+    tallies = [_tally(frame, group) for group in by_columns.values()]
+    totals = reduce(lambda left, right: left.join(right, how="cross"), tallies).collect()
+    counts = {p.name: RuleCount(int(totals[p.name][0] or 0)) for p in predicates}
     for predicate in predicates:
         if counts[predicate.name].failures:
             _collect_failures(frame, predicate, counts[predicate.name], keep_rows)
@@ -111,9 +110,17 @@ def _predicates(compiled: CompiledChecks, frame: nw.LazyFrame) -> Iterator[_Pred
         yield _Predicate(name, tuple(sorted(condition.columns)), nw.col(_expression_column(name)))
 
 
+def _tally(frame: nw.LazyFrame, group: list[_Predicate]) -> nw.LazyFrame:
+    """One row: how many rows fail each rule of `group`, rules that read the same columns, which
+    are scanned once. Only rows failing one of them are counted; that filter is written as plain
+    `NOT`s joined by `OR`, so that DuckDB can push it into the scan."""
+    fails_any = reduce(or_, (~p.passes for p in group))
+    return frame.filter(fails_any).select([(~p.passes).sum().alias(p.name) for p in group])
+
+
 def _failing(frame: nw.LazyFrame, predicate: _Predicate) -> nw.LazyFrame:
     """The rows where `predicate` is false. (Where it is null, `NOT` keeps it null, and the
-    filter drops the row.) Written as a plain `NOT` so that DuckDB can push it into the scan."""
+    filter drops the row.)"""
     return frame.filter(~predicate.passes)
 
 

@@ -56,12 +56,18 @@ def test_a_range_rule_the_column_statistics_satisfy_reads_no_rows(
     assert scanned == 0
 
 
-def test_a_rule_the_statistics_cannot_answer_reads_its_column(
+def test_rules_on_one_column_read_it_once_when_the_statistics_cannot_answer_them(
     con: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
-    counts, scanned = rows_scanned_while(
-        con, tmp_path / "profile.json", {"columns": {"qty": {"isin": [1, 2, 3, 4, 5]}}}
-    )
+    checks = {
+        "columns": {"qty": {"isin": [1, 2, 3, 4, 5]}},
+        "expressions": [{"name": "qty_is_whole", "expr": "qty % 1 = 0"}],
+    }
 
-    assert counts["qty_isin"].failures == 0
+    counts, scanned = rows_scanned_while(con, tmp_path / "profile.json", checks)
+
+    assert {name: count.failures for name, count in counts.items()} == {
+        "qty_isin": 0,
+        "qty_is_whole": 0,
+    }
     assert scanned == 10_000
