@@ -2,10 +2,11 @@
 
 pandera's built-in checks (`ge`, `le`, `isin`, `str_matches`, `str_length`...) have narwhals
 implementations; applied to a narwhals frame over the batch table they become DuckDB expressions.
-Those, `nullable`, and the catalog's SQL `expressions` are counted by a single query: one filtered
-count for the rules that read the same columns. Each filter reaches DuckDB's table scan, where the
-zone maps (each row group's min and max) skip the row groups that cannot fail it: a range check on
-a numeric column costs next to nothing when the data passes. Samples and failing row ids are
+Those, `nullable`, and the catalog's SQL `expressions` are counted where the batch lies, one
+filtered count for the rules that read the same columns, so each column is scanned once. Each
+filter reaches DuckDB's table scan, where the zone maps (each row group's min and max) skip the row
+groups that cannot fail it: a range check on a numeric column costs next to nothing when the data
+passes. Samples and failing row ids are
 fetched only for rules that failed. Nulls are judged by `nullable` alone: a rule fails where it is
 false.
 
@@ -89,9 +90,11 @@ def _count_in_sql(
     by_columns: dict[tuple[str, ...], list[_Predicate]] = {}
     for predicate in predicates:
         by_columns.setdefault(predicate.columns, []).append(predicate)
-    tallies = [_tally(frame, group) for group in by_columns.values()]
-    totals = reduce(lambda left, right: left.join(right, how="cross"), tallies).collect()
-    counts = {p.name: RuleCount(int(totals[p.name][0] or 0)) for p in predicates}
+    counts = {p.name: RuleCount() for p in predicates}
+    for group in by_columns.values():
+        totals = _tally(frame, group).collect()
+        for predicate in group:
+            counts[predicate.name].failures = int(totals[predicate.name][0] or 0)
     for predicate in predicates:
         if counts[predicate.name].failures:
             _collect_failures(frame, predicate, counts[predicate.name], keep_rows)
@@ -111,8 +114,8 @@ def _predicates(compiled: CompiledChecks, frame: nw.LazyFrame) -> Iterator[_Pred
 
 
 def _tally(frame: nw.LazyFrame, group: list[_Predicate]) -> nw.LazyFrame:
-    """One row: how many rows fail each rule of `group`, rules that read the same columns, which
-    are scanned once. Only rows failing one of them are counted; that filter is written as plain
+    """One row: how many rows fail each rule of `group` (rules that read the same columns, which
+    are scanned once). Only rows failing one of them are counted; that filter is written as plain
     `NOT`s joined by `OR`, so that DuckDB can push it into the scan."""
     fails_any = reduce(or_, (~p.passes for p in group))
     return frame.filter(fails_any).select([(~p.passes).sum().alias(p.name) for p in group])
