@@ -6,9 +6,8 @@ Those, `nullable`, and the catalog's SQL `expressions` are counted where the bat
 filtered count for the rules that read the same columns, so each column is scanned once. Each
 filter reaches DuckDB's table scan, where the zone maps (each row group's min and max) skip the row
 groups that cannot fail it: a range check on a numeric column costs next to nothing when the data
-passes. Samples and failing row ids are
-fetched only for rules that failed. Nulls are judged by `nullable` alone: a rule fails where it is
-false.
+passes. Samples and failing row ids are fetched only for rules that failed. Nulls are judged by
+`nullable` alone: a rule fails where it is false, and a filter drops the rows where it is null.
 
 Checks written in Python (the custom checks of a `DataFrameModel`) cannot run as SQL: they run on
 polars chunks of the columns the schema names, and only when there are some.
@@ -121,12 +120,6 @@ def _tally(frame: nw.LazyFrame, group: list[_Predicate]) -> nw.LazyFrame:
     return frame.filter(fails_any).select([(~p.passes).sum().alias(p.name) for p in group])
 
 
-def _failing(frame: nw.LazyFrame, predicate: _Predicate) -> nw.LazyFrame:
-    """The rows where `predicate` is false. (Where it is null, `NOT` keeps it null, and the
-    filter drops the row.)"""
-    return frame.filter(~predicate.passes)
-
-
 def _expression_column(rule: str) -> str:
     return f"__rule_{rule}"
 
@@ -134,7 +127,7 @@ def _expression_column(rule: str) -> str:
 def _collect_failures(
     frame: nw.LazyFrame, predicate: _Predicate, count: RuleCount, keep_rows: bool
 ) -> None:
-    failing = _failing(frame, predicate)
+    failing = frame.filter(~predicate.passes)
     if len(predicate.columns) == 1:
         sample = failing.select(predicate.columns).head(SAMPLE_SIZE).collect()
         count.samples = sample[predicate.columns[0]].to_list()
