@@ -28,7 +28,7 @@ FORMATS = ("csv", "parquet")
 def bench_files(rows: int, rounds: int, formats: Sequence[str]) -> list[list[object]]:
     """Each round times the baseline, a first load and a second load back to back; a ratio is
     taken within its round, and the median over rounds is reported. On a shared 2-core VM one
-    round's ratio can land anywhere from 1.0x to 1.5x, so it takes five rounds for the median to
+    round's ratio landed anywhere from 1.0x to 1.7x, so it takes five rounds for the median to
     mean much."""
     table: list[list[object]] = []
     for input_path in ensure_inputs(rows):

@@ -43,8 +43,9 @@ def rows_scanned_while(
 def test_a_range_rule_the_column_statistics_satisfy_reads_no_rows(
     con: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
-    """Each rule is a filter DuckDB pushes into the scan, so the zone maps (each row group's min
-    and max) answer it: `qty >= 0` holds for every row group without a row being read."""
+    """A column's rules are one filter DuckDB pushes into the scan, so the zone maps (each row
+    group's min and max) answer it: `qty >= 0` and `qty <= 5` hold for every row group without a
+    row being read."""
     counts, scanned = rows_scanned_while(
         con, tmp_path / "profile.json", {"columns": {"qty": {"min": 0, "max": 5}}}
     )
