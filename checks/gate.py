@@ -18,7 +18,7 @@ from checks.evaluate import SAMPLE_SIZE, count_failures
 from checks.rules import CompiledChecks, Rule
 from platform_assets.config.base import TableConfig
 from resources.duckdb_sql import quote
-from resources.uniqueness import key_counts
+from resources.uniqueness import KeyCounts, key_counts
 
 _TYPE_ALIASES = {
     "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
@@ -67,6 +67,9 @@ class Verdict:
     on_fail: str
     blocked: bool = False
     quarantine: dict[int, list[str]] = field(default_factory=dict)
+    key_counts: dict[tuple[str, ...], KeyCounts] = field(default_factory=dict)
+    """What the `unique` rules counted, by column: the writer's merge reuses a primary key's
+    counts rather than count it again."""
 
     @property
     def failed_errors(self) -> list[CheckOutcome]:
@@ -95,6 +98,7 @@ class QualityGate:
         counts = count_failures(self.compiled, con, batch, keep_rows)
         outcomes = []
         row_ids: dict[str, list[int]] = {}
+        counted: dict[tuple[str, ...], KeyCounts] = {}
         for rule in self.compiled.rules:
             if rule.name in counts:
                 count = counts[rule.name]
@@ -103,14 +107,16 @@ class QualityGate:
                 )
                 row_ids[rule.name] = count.failing_rows
             elif rule.kind == "unique":
-                outcomes.append(self._unique(con, batch, rule, rows, keep_rows, row_ids))
+                outcomes.append(self._unique(con, batch, rule, rows, keep_rows, row_ids, counted))
             elif rule.kind == "dtype":
                 outcomes.append(self._dtype(rule, columns, rows))
             elif rule.kind == "table":
                 outcomes.append(
                     self._table_rule(con, batch, rule, columns, rows, keep_rows, row_ids)
                 )
-        return self._verdict(outcomes, row_ids)
+        verdict = self._verdict(outcomes, row_ids)
+        verdict.key_counts = counted
+        return verdict
 
     def _require_columns(self, columns: dict[str, str]) -> None:
         wanted = {r.column for r in self.compiled.rules if r.column and r.kind != "table"}
@@ -136,12 +142,14 @@ class QualityGate:
         rows: int,
         keep_rows: bool,
         row_ids: dict[str, list[int]],
+        counted: dict[tuple[str, ...], KeyCounts],
     ) -> CheckOutcome:
         """Counted first (polars' `n_unique`); the repeated values and their rows are fetched
         only when there are some."""
         assert rule.column is not None
         column = quote(rule.column)
-        repeats = key_counts(con, batch, [rule.column]).repeats
+        counts = counted[(rule.column,)] = key_counts(con, batch, [rule.column])
+        repeats = counts.repeats
         repeated = f"SELECT {column} FROM {batch} GROUP BY ALL HAVING count(*) > 1"
         samples = (
             [r[0] for r in con.execute(f"{repeated} LIMIT {SAMPLE_SIZE}").fetchall()]

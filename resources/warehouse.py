@@ -310,7 +310,8 @@ class Load:
             outcome = WriteOutcome(rows_in=quarantined)
             cursor = None
         else:
-            outcome = write_batch(con, spec, batch, lineage)
+            counted = verdict.key_counts if verdict is not None and not quarantined else None
+            outcome = write_batch(con, spec, batch, lineage, counted)
             outcome.rows_in += quarantined
         outcome.verdict, outcome.quarantined = verdict, quarantined
         return self._record(con, spec, outcome, cursor)

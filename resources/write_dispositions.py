@@ -26,7 +26,7 @@ from resources.schema_evolution import (
     differences,
     reconcile,
 )
-from resources.uniqueness import key_counts
+from resources.uniqueness import KeyCounts, key_counts
 from resources.warehouse_schema import LINEAGE_COLUMNS, ROW_HASH, SOURCE_FILE
 
 if TYPE_CHECKING:
@@ -205,9 +205,16 @@ def _batch_hash(stored: dict[str, str], batch: dict[str, str]) -> str:
 
 
 def write_batch(
-    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, lineage: Lineage
+    con: duckdb.DuckDBPyConnection,
+    spec: WriteSpec,
+    batch: str,
+    lineage: Lineage,
+    counted: Mapping[tuple[str, ...], KeyCounts] | None = None,
 ) -> WriteOutcome:
-    """Land the batch table made by `create_batch` in the target as `spec.write` says."""
+    """Land the batch table made by `create_batch` in the target as `spec.write` says.
+
+    `counted` holds key counts already taken on this batch as it is now (by the quality gate),
+    so a merge does not count its primary key twice."""
     incoming = _data_columns(columns_of(con, batch))
     rows_in = _count(con, batch)
     existing = _existing_columns(con, spec)
@@ -218,7 +225,7 @@ def write_batch(
         outcome = _replace(con, spec, batch, incoming, existing)
     else:
         if spec.write in ("merge", "scd2"):
-            batch = _deduplicated(con, spec, batch, incoming)
+            batch = _deduplicated(con, spec, batch, incoming, counted or {})
         if existing is None:
             outcome = _rename_into_place(con, spec, batch, rows_in)
         else:
@@ -322,14 +329,18 @@ def _empty(
 
 
 def _deduplicated(
-    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, incoming: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    spec: WriteSpec,
+    batch: str,
+    incoming: dict[str, str],
+    counted: Mapping[tuple[str, ...], KeyCounts],
 ) -> str:
     """The batch with one row per key: the latest by `order_by`, then by arrival order."""
     missing = [k for k in spec.primary_key if k not in incoming]
     if missing:
         raise BatchError(f"primary_key column(s) missing from the batch: {', '.join(missing)}")
     keys = column_list(spec.primary_key)
-    counts = key_counts(con, batch, spec.primary_key)
+    counts = counted.get(tuple(spec.primary_key)) or key_counts(con, batch, spec.primary_key)
     if counts.null_keys:
         raise BatchError(
             f"{counts.null_keys} row(s) have a null primary_key ({', '.join(spec.primary_key)})"

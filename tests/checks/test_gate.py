@@ -269,3 +269,58 @@ def test_rules_count_in_the_warehouse_without_exporting_the_batch(
         ("status_isin", 1),
         ("lost_has_qty", 1),
     ]
+
+
+def test_a_merge_reuses_the_gates_count_of_a_unique_primary_key(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`unique: true` on the primary key is counted once per load, by the gate; the merge's
+    deduplication reads that count, and still keeps the latest row of a repeated key."""
+    import checks.gate
+    import resources.write_dispositions
+    from resources.uniqueness import key_counts
+
+    counted: list[list[str]] = []
+
+    def counting(con: Any, relation: str, columns: list[str]) -> Any:
+        counted.append(list(columns))
+        return key_counts(con, relation, columns)
+
+    monkeypatch.setattr(checks.gate, "key_counts", counting)
+    monkeypatch.setattr(resources.write_dispositions, "key_counts", counting)
+    config = table_config({"columns": {"id": {"unique": True}}}, on_fail="warn")
+    gate = QualityGate("src", config, compile_checks(config.checks))
+    rows = [{"id": 1, "qty": 1}, {"id": 2, "qty": 2}, {"id": 1, "qty": 3}]
+
+    with warehouse.load("src", "items") as load:
+        load.stage(pa.Table.from_pylist(rows))
+        result = load.commit(WriteSpec("src", "items", "merge", primary_key=("id",)), None, gate)
+
+    assert counted == [["id"]]
+    assert outcome(result, "id_unique") == (False, 1)
+    with warehouse.read_only() as con:
+        assert con.execute("SELECT id, qty FROM src.items ORDER BY id").fetchall() == [
+            (1, 3),
+            (2, 2),
+        ]
+
+
+def test_a_merge_recounts_its_key_when_quarantine_took_rows_out(warehouse: Warehouse) -> None:
+    """The gate's count describes the batch before quarantine. Once rows have left, the merge
+    counts again: a null key that went to quarantine does not fail the merge."""
+    config = table_config(
+        {"columns": {"id": {"unique": True, "nullable": False}}}, on_fail="quarantine_rows"
+    )
+    gate = QualityGate("src", config, compile_checks(config.checks))
+    rows = [{"id": 1, "qty": 1}, {"id": None, "qty": 0}, {"id": 2, "qty": 2}]
+
+    with warehouse.load("src", "items") as load:
+        load.stage(pa.Table.from_pylist(rows))
+        result = load.commit(WriteSpec("src", "items", "merge", primary_key=("id",)), None, gate)
+
+    assert result.quarantined == 1 and result.inserted == 2
+    with warehouse.read_only() as con:
+        assert con.execute("SELECT id, qty FROM src.items ORDER BY id").fetchall() == [
+            (1, 1),
+            (2, 2),
+        ]
