@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from tabulate import tabulate
@@ -17,6 +17,9 @@ from tabulate import tabulate
 from platform_assets import settings
 from platform_assets.catalog import Catalog, CatalogError
 from platform_assets.config.base import SourceConfig
+
+if TYPE_CHECKING:
+    from resources.warehouse import Warehouse
 
 app = typer.Typer(
     add_completion=False,
@@ -36,6 +39,16 @@ def _catalog() -> Catalog:
         return load_platform_catalog()
     except CatalogError as error:
         typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+
+
+def _warehouse() -> Warehouse:
+    from platform_assets.platform import default_warehouse
+
+    try:
+        return default_warehouse()
+    except settings.SettingsError as error:
+        typer.echo(f"invalid setting: {error}", err=True)
         raise typer.Exit(1) from None
 
 
@@ -146,6 +159,7 @@ def run(
     if not chosen:
         typer.echo("no source matches the selection", err=True)
         raise typer.Exit(1)
+    _warehouse()
     _ensure_dagster_home()
 
     from platform_assets.runner import run_sources
@@ -174,9 +188,7 @@ def query(
     """Query the warehouse on a read-only connection (waits while a load commits)."""
     import duckdb
 
-    from platform_assets.platform import default_warehouse
-
-    warehouse = default_warehouse()
+    warehouse = _warehouse()
     if not warehouse.file.exists():
         typer.echo(f"no warehouse at {warehouse.file}: run `tributary run --all` first", err=True)
         raise typer.Exit(1)
@@ -208,7 +220,6 @@ def report(
 
     from platform_assets.check_report import HEADERS, TOTAL_HEADERS, check_rows, source_totals
     from platform_assets.config.types import Duration
-    from platform_assets.platform import default_warehouse
     from platform_assets.report import load_report
 
     try:
@@ -217,7 +228,7 @@ def report(
         raise typer.BadParameter(f"{since!r} is not a duration", param_hint="--since") from None
     if output not in ("table", "csv"):
         raise typer.BadParameter("use table or csv", param_hint="--format")
-    warehouse = default_warehouse()
+    warehouse = _warehouse()
     if not warehouse.file.exists():
         typer.echo(f"no warehouse at {warehouse.file}: run `tributary run --all` first", err=True)
         raise typer.Exit(1)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import AssetSelection, Definitions, define_asset_job
+from pydantic import ValidationError
 
 from platform_assets import settings
 from platform_assets.catalog import Catalog, load_catalog
@@ -22,7 +23,28 @@ INGEST_JOB = "ingest"
 
 
 def default_warehouse() -> Warehouse:
-    return Warehouse(path=str(settings.warehouse_path()), staging_dir=str(settings.staging_dir()))
+    """The warehouse at `TRIBUTARY_WAREHOUSE`, tuned by `settings.WAREHOUSE_VARIABLES`."""
+    options = settings.warehouse_options()
+    try:
+        return Warehouse(
+            path=str(settings.warehouse_path()),
+            staging_dir=str(settings.staging_dir()),
+            **options,
+        )
+    except ValidationError as error:
+        fields = [
+            (str(e["loc"][0]), e["msg"].removeprefix("Value error, "))
+            for e in error.errors()
+            if e["loc"]
+        ]
+        if not fields or any(field not in options for field, _ in fields):
+            raise
+        raise settings.SettingsError(
+            "; ".join(
+                f"{settings.WAREHOUSE_VARIABLES[field]}={options[field]!r}: {message}"
+                for field, message in fields
+            )
+        ) from None
 
 
 def default_resources(kinds: Mapping[str, SourceKind]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -29,6 +30,27 @@ def warehouse_path() -> Path:
 
 def staging_dir() -> Path:
     return resolve(os.environ.get("TRIBUTARY_STAGING", "data/.staging"))
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the platform cannot use."""
+
+
+WAREHOUSE_VARIABLES = {
+    "memory_limit": "TRIBUTARY_MEMORY_LIMIT",
+    "lock_timeout_seconds": "TRIBUTARY_LOCK_TIMEOUT_SECONDS",
+    "writeback_seconds": "TRIBUTARY_WRITEBACK_SECONDS",
+}
+"""The `Warehouse` resource's tuning fields, and the environment variables that set them."""
+
+
+def warehouse_options() -> dict[str, Any]:
+    """The warehouse tuning fields set in the environment (see `WAREHOUSE_VARIABLES`)."""
+    return {
+        field: os.environ[variable]
+        for field, variable in WAREHOUSE_VARIABLES.items()
+        if os.environ.get(variable)
+    }
 
 
 def alerts_path() -> Path:

@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 from dagster import ConfigurableResource
 from filelock import FileLock
-from pydantic import Field
+from pydantic import Field, field_validator
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from resources.duckdb_client import scratch_connection
@@ -414,7 +414,7 @@ class Warehouse(ConfigurableResource):
     path: str = Field(description="The warehouse DuckDB file.")
     staging_dir: str = Field(description="Where loads stage their batches before committing.")
     lock_timeout_seconds: float = Field(
-        default=600.0, description="How long to wait for other writers or readers to finish."
+        default=600.0, gt=0, description="How long to wait for other writers or readers to finish."
     )
     memory_limit: str = Field(
         default="384MB",
@@ -427,11 +427,22 @@ class Warehouse(ConfigurableResource):
 
     writeback_seconds: float = Field(
         default=0.25,
+        ge=0,
         description=(
             "While a writer holds the warehouse, sync its file to disk this often, so that a "
             "commit does not wait for a whole batch to reach the disk (0 leaves it to commits)."
         ),
     )
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _duckdb_accepts(cls, memory_limit: str) -> str:
+        """Refuse a limit DuckDB would refuse, now rather than when the first load connects."""
+        try:
+            duckdb.connect(config={"memory_limit": memory_limit}).close()
+        except duckdb.Error as error:
+            raise ValueError(f"DuckDB refuses it: {error}") from None
+        return memory_limit
 
     @property
     def file(self) -> Path:

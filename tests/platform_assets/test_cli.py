@@ -106,3 +106,33 @@ def test_query_is_read_only(cli_project: Project) -> None:
     assert result.exit_code == 1
     assert "read-only" in result.output
     assert cli_project.scalar("SELECT count(*) FROM crm.customers") == 2
+
+
+def test_the_environment_tunes_the_warehouse(
+    cli_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platform_assets.platform import default_warehouse
+
+    monkeypatch.setenv("TRIBUTARY_MEMORY_LIMIT", "2GB")
+    monkeypatch.setenv("TRIBUTARY_LOCK_TIMEOUT_SECONDS", "30")
+    monkeypatch.setenv("TRIBUTARY_WRITEBACK_SECONDS", "0")
+
+    warehouse = default_warehouse()
+
+    assert (warehouse.memory_limit, warehouse.lock_timeout_seconds) == ("2GB", 30.0)
+    assert warehouse.writeback_seconds == 0
+
+
+def test_a_bad_setting_is_named_and_nothing_runs(
+    cli_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRIBUTARY_MEMORY_LIMIT", "lots")
+    monkeypatch.setenv("TRIBUTARY_LOCK_TIMEOUT_SECONDS", "-1")
+
+    result = runner.invoke(app, ["run", "--all"])
+
+    assert result.exit_code == 1
+    assert result.output.startswith("invalid setting: ")
+    assert "TRIBUTARY_MEMORY_LIMIT='lots': DuckDB refuses it: Parser Error" in result.output
+    assert "TRIBUTARY_LOCK_TIMEOUT_SECONDS='-1': Input should be greater than 0" in result.output
+    assert not (cli_project.root / "warehouse.duckdb").exists()

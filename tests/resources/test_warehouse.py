@@ -487,3 +487,23 @@ def test_a_batch_into_an_existing_table_is_never_written_to_the_warehouse_file(
 
     assert (again.inserted, again.updated) == (0, 0)
     assert warehouse.file.stat().st_size - size < size / 2
+
+
+def test_a_memory_limit_duckdb_refuses_is_refused_when_the_resource_is_built(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(
+        ValueError, match=r"DuckDB refuses it: .*Memory must have a number"
+    ) as error:
+        Warehouse(path=str(tmp_path / "w.duckdb"), staging_dir=str(tmp_path), memory_limit="lots")
+
+    assert "memory_limit" in str(error.value) and "'lots'" in str(error.value)
+
+
+def test_the_writer_runs_under_the_memory_limit(tmp_path: Path) -> None:
+    warehouse = Warehouse(
+        path=str(tmp_path / "w.duckdb"), staging_dir=str(tmp_path), memory_limit="512MiB"
+    )
+
+    with warehouse.writer() as con:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone() == ("512.0 MiB",)
