@@ -76,6 +76,7 @@ def tributary_load(input_path: str, workdir: str) -> None:
                 "process_seconds": round(time.perf_counter() - process_started, 2),
                 "load_seconds": table["seconds"],
                 "commit_seconds": table["commit_seconds"],
+                "check_seconds": table["check_seconds"],
                 "rows_in": table["rows_in"],
                 "inserted": table["rows_inserted"],
                 "updated": table["rows_updated"],

@@ -8,6 +8,7 @@ quarantine. The writer then records the outcomes and acts on the verdict in the 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -67,6 +68,8 @@ class Verdict:
     on_fail: str
     blocked: bool = False
     quarantine: dict[int, list[str]] = field(default_factory=dict)
+    seconds: float = 0.0
+    """How long judging the batch took."""
     key_counts: dict[tuple[str, ...], KeyCounts] = field(default_factory=dict)
     """What the `unique` rules counted, by column: the writer's merge reuses a primary key's
     counts rather than count it again."""
@@ -91,6 +94,7 @@ class QualityGate:
         self.compiled = compiled
 
     def __call__(self, con: duckdb.DuckDBPyConnection, batch: str) -> Verdict:
+        started = time.perf_counter()
         columns = {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE {batch}").fetchall()}
         self._require_columns(columns)
         rows = int(con.execute(f"SELECT count(*) FROM {batch}").fetchone()[0])  # type: ignore[index]
@@ -116,6 +120,7 @@ class QualityGate:
                 )
         verdict = self._verdict(outcomes, row_ids)
         verdict.key_counts = counted
+        verdict.seconds = time.perf_counter() - started
         return verdict
 
     def _require_columns(self, columns: dict[str, str]) -> None:

@@ -150,6 +150,7 @@ class LoadResult:
             data["schema_changes"] = [c.describe() for c in self.schema_changes]
         if self.verdict is not None:
             data["checks"] = self.verdict.summary()
+            data["check_seconds"] = round(self.verdict.seconds, 3)
             data["rows_quarantined"] = self.quarantined
         return data
 

@@ -188,6 +188,8 @@ def test_warn_lands_everything_and_reports(warehouse: Warehouse) -> None:
 
     assert not result.blocked
     assert outcome(result, "qty_min") == (False, 1)
+    assert result.metadata()["checks"] == "qty_min (1 failing)"
+    assert 0 < result.metadata()["check_seconds"] < result.commit_seconds
     with warehouse.read_only() as con:
         assert con.execute("SELECT count(*) FROM src.items").fetchone() == (2,)
         assert con.execute(
