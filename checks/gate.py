@@ -153,7 +153,8 @@ class QualityGate:
         only when there are some."""
         assert rule.column is not None
         column = quote(rule.column)
-        counts = counted[(rule.column,)] = key_counts(con, batch, [rule.column])
+        counts = key_counts(con, batch, [rule.column])
+        counted[(rule.column,)] = counts
         repeats = counts.repeats
         repeated = f"SELECT {column} FROM {batch} GROUP BY ALL HAVING count(*) > 1"
         samples = (

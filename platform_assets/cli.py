@@ -43,6 +43,7 @@ def _catalog() -> Catalog:
 
 
 def _warehouse() -> Warehouse:
+    """The warehouse the environment names; a setting it cannot use ends the command."""
     from platform_assets.platform import default_warehouse
 
     try:
@@ -159,7 +160,7 @@ def run(
     if not chosen:
         typer.echo("no source matches the selection", err=True)
         raise typer.Exit(1)
-    _warehouse()
+    _warehouse()  # a bad setting stops the command here, before any run starts
     _ensure_dagster_home()
 
     from platform_assets.runner import run_sources
