@@ -108,21 +108,6 @@ def test_query_is_read_only(cli_project: Project) -> None:
     assert cli_project.scalar("SELECT count(*) FROM crm.customers") == 2
 
 
-def test_the_environment_tunes_the_warehouse(
-    cli_project: Project, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from platform_assets.platform import default_warehouse
-
-    monkeypatch.setenv("TRIBUTARY_MEMORY_LIMIT", "2GB")
-    monkeypatch.setenv("TRIBUTARY_LOCK_TIMEOUT_SECONDS", "30")
-    monkeypatch.setenv("TRIBUTARY_WRITEBACK_SECONDS", "0")
-
-    warehouse = default_warehouse()
-
-    assert (warehouse.memory_limit, warehouse.lock_timeout_seconds) == ("2GB", 30.0)
-    assert warehouse.writeback_seconds == 0
-
-
 def test_a_bad_setting_is_named_and_nothing_runs(
     cli_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
