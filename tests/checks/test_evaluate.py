@@ -72,3 +72,71 @@ def test_rules_on_one_column_read_it_once_when_the_statistics_cannot_answer_them
         "qty_is_whole": 0,
     }
     assert scanned == 10_000
+
+
+def plan_of_a_regex_rule(
+    con: duckdb.DuckDBPyConnection, profile: Path, column: str
+) -> list[tuple[str, int, str]]:
+    """Count the failures of a regex rule on `codes.<column>`; return the plan DuckDB ran for it,
+    as (operator, rows out, details) from the top down."""
+    checks = {"columns": {column: {"regex": r"^A-\d+$"}}}
+    con.execute("PRAGMA enable_profiling = 'json'")
+    con.execute(f"PRAGMA profiling_output = '{profile}'")
+    count_failures(compile_checks(TableChecks.model_validate(checks)), con, "codes", False)
+    con.execute("PRAGMA disable_profiling")
+    plan: list[tuple[str, int, str]] = []
+    node = json.loads(profile.read_text())["children"][0]
+    while node:
+        plan.append((node["operator_name"], node["operator_cardinality"], str(node["extra_info"])))
+        node = node["children"][0] if node["children"] else None
+    return plan
+
+
+@pytest.fixture
+def codes(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """10,000 rows: `repeated` holds 50 codes, 200 rows each; `distinct` a code per row."""
+    con.execute(
+        "CREATE TABLE codes AS SELECT 'A-' || (range % 50) AS repeated, 'A-' || range AS distinct"
+        " FROM range(10000)"
+    )
+    return con
+
+
+def test_a_regex_on_a_column_that_repeats_its_values_runs_once_per_distinct_value(
+    codes: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """DuckDB's statistics estimate the distinct values of every column; where they are few, a
+    regex (the costliest rule per row) judges each value once instead of each row."""
+    plan = plan_of_a_regex_rule(codes, tmp_path / "profile.json", "repeated")
+
+    regex = next(i for i, (_, _, details) in enumerate(plan) if "regexp" in details)
+    assert ("HASH_GROUP_BY", 50) in [(operator, rows) for operator, rows, _ in plan[regex:]]
+
+
+def test_a_regex_on_a_column_of_distinct_values_runs_on_every_row(
+    codes: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """Grouping 10,000 distinct values would cost more than the regex it saves."""
+    plan = plan_of_a_regex_rule(codes, tmp_path / "profile.json", "distinct")
+
+    assert "HASH_GROUP_BY" not in [operator for operator, _, _ in plan]
+    assert any("regexp" in details for _, _, details in plan)
+
+
+def test_a_rule_judged_per_distinct_value_counts_every_row_that_fails_it(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """One bad code held by 200 rows is 200 failures, and those rows are the ones set aside; a
+    null is judged by `nullable` alone."""
+    con.execute(
+        "CREATE TABLE codes AS SELECT range AS id, CASE WHEN range % 50 = 7 THEN 'bad'"
+        " WHEN range % 50 = 8 THEN NULL ELSE 'A-' || (range % 50) END AS code FROM range(10000)"
+    )
+    checks = {"columns": {"code": {"regex": "^A-", "nullable": True}}}
+
+    counts = count_failures(compile_checks(TableChecks.model_validate(checks)), con, "codes", True)
+
+    failing = counts["code_regex"]
+    assert failing.failures == 200
+    assert failing.samples == ["bad"] * 5
+    assert failing.failing_rows == [row for row in range(10000) if row % 50 == 7]
