@@ -14,6 +14,7 @@ from platform_assets.catalog import Catalog, load_catalog
 from platform_assets.kinds import SourceKind, config_models, registered_kinds
 from platform_assets.models import build_model_assets, load_models
 from resources.files import FileReader
+from resources.io_manager import warehouse_only_io_manager
 from resources.warehouse import Warehouse
 from sensors.automation import build_sensors_and_schedules
 from sensors.sink import default_alert_sink
@@ -48,7 +49,10 @@ def default_warehouse() -> Warehouse:
 
 
 def default_resources(kinds: Mapping[str, SourceKind]) -> dict[str, Any]:
-    resources: dict[str, Any] = {"warehouse": default_warehouse()}
+    resources: dict[str, Any] = {
+        "warehouse": default_warehouse(),
+        "io_manager": warehouse_only_io_manager(),
+    }
     for kind in kinds.values():
         resources.update(kind.resources())
     return resources
