@@ -123,20 +123,21 @@ def test_a_regex_on_a_column_of_distinct_values_runs_on_every_row(
     assert any("regexp" in details for _, _, details in plan)
 
 
-def test_a_rule_judged_per_distinct_value_counts_every_row_that_fails_it(
+def test_rules_judged_per_distinct_value_count_every_row_that_fails_them(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    """One bad code held by 200 rows is 200 failures, and those rows are the ones set aside; a
-    null is judged by `nullable` alone."""
+    """One bad code held by 200 rows is 200 failures, and those rows are the ones set aside. A
+    null fails `nullable: false` once per row, and is no failure of the regex."""
     con.execute(
         "CREATE TABLE codes AS SELECT range AS id, CASE WHEN range % 50 = 7 THEN 'bad'"
         " WHEN range % 50 = 8 THEN NULL ELSE 'A-' || (range % 50) END AS code FROM range(10000)"
     )
-    checks = {"columns": {"code": {"regex": "^A-", "nullable": True}}}
+    checks = {"columns": {"code": {"regex": r"^A-\d+$", "nullable": False}}}
 
     counts = count_failures(compile_checks(TableChecks.model_validate(checks)), con, "codes", True)
 
-    failing = counts["code_regex"]
-    assert failing.failures == 200
-    assert failing.samples == ["bad"] * 5
-    assert failing.failing_rows == [row for row in range(10000) if row % 50 == 7]
+    bad_code, null_code = counts["code_regex"], counts["code_not_null"]
+    assert (bad_code.failures, null_code.failures) == (200, 200)
+    assert bad_code.samples == ["bad"] * 5
+    assert bad_code.failing_rows == [row for row in range(10000) if row % 50 == 7]
+    assert null_code.failing_rows == [row for row in range(10000) if row % 50 == 8]
