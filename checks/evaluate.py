@@ -129,7 +129,9 @@ def _predicates(compiled: CompiledChecks, frame: nw.LazyFrame) -> Iterator[_Pred
             if is_builtin(check):
                 output = check(frame, name).check_output
                 costly = check._check_fn.__name__ in COSTLY_CHECKS
-                yield _Predicate(rule_name(name, check), (name,), output, True, costly)
+                yield _Predicate(
+                    rule_name(name, check), (name,), output, by_value=True, costly=costly
+                )
     for name, condition in compiled.expressions:
         yield _Predicate(name, tuple(sorted(condition.columns)), nw.col(_expression_column(name)))
 
@@ -169,8 +171,10 @@ def _judge_per_value(
     if not any(p.costly for p in group):
         return False
     distinct = _approx_distinct(con, batch, columns[0])
+    if distinct is None:
+        return False
     rows = con.execute(f"SELECT count(*) FROM {batch}").fetchone()
-    return distinct is not None and rows is not None and distinct <= MOST_DISTINCT_SHARE * rows[0]
+    return rows is not None and distinct <= MOST_DISTINCT_SHARE * rows[0]
 
 
 def _approx_distinct(con: duckdb.DuckDBPyConnection, batch: str, column: str) -> int | None:

@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
-from dagster import DagsterInstance, MaterializeResult, asset, materialize
+from dagster import (
+    AssetsDefinition,
+    DagsterInstance,
+    ExecuteInProcessResult,
+    MaterializeResult,
+    asset,
+    materialize,
+)
 
 from resources.io_manager import warehouse_only_io_manager
+
+
+def run(*assets: AssetsDefinition) -> ExecuteInProcessResult:
+    return materialize(
+        assets,
+        resources={"io_manager": warehouse_only_io_manager()},
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def why_it_failed(result: ExecuteInProcessResult) -> str:
+    error = result.get_step_failure_events()[0].step_failure_data.error
+    assert error is not None and error.cause is not None
+    return error.cause.message
 
 
 def test_assets_that_write_to_the_warehouse_and_depend_on_each_other_run() -> None:
@@ -16,13 +38,7 @@ def test_assets_that_write_to_the_warehouse_and_depend_on_each_other_run() -> No
     def model() -> MaterializeResult:
         return MaterializeResult(metadata={"rows": 1})
 
-    result = materialize(
-        [raw, model],
-        resources={"io_manager": warehouse_only_io_manager()},
-        instance=DagsterInstance.ephemeral(),
-    )
-
-    assert result.success
+    assert run(raw, model).success
 
 
 def test_an_asset_that_returns_a_value_is_refused_by_name() -> None:
@@ -30,17 +46,7 @@ def test_an_asset_that_returns_a_value_is_refused_by_name() -> None:
     def prices() -> list[int]:
         return [3, 4]
 
-    result = materialize(
-        [prices],
-        resources={"io_manager": warehouse_only_io_manager()},
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
-
-    assert not result.success
-    error = result.get_step_failure_events()[0].step_failure_data.error
-    assert error is not None and error.cause is not None
-    assert error.cause.message.startswith("TypeError: prices returned a list")
+    assert why_it_failed(run(prices)).startswith("TypeError: prices returned a list")
 
 
 def test_an_asset_that_asks_for_an_upstream_value_is_told_to_read_the_warehouse() -> None:
@@ -52,13 +58,6 @@ def test_an_asset_that_asks_for_an_upstream_value_is_told_to_read_the_warehouse(
     def model(raw: object) -> MaterializeResult:
         return MaterializeResult()
 
-    result = materialize(
-        [raw, model],
-        resources={"io_manager": warehouse_only_io_manager()},
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
+    assert why_it_failed(run(raw, model)).startswith(
+        "TypeError: model asks Dagster for the value of raw"
     )
-
-    error = result.get_step_failure_events()[0].step_failure_data.error
-    assert error is not None and error.cause is not None
-    assert error.cause.message.startswith("TypeError: model asks Dagster for the value of raw")
