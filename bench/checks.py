@@ -25,6 +25,7 @@ from platform_assets.config.checks import TableChecks
 STATUSES = ["paid", "shipped", "cancelled", "refunded"]
 COUNTRIES = ["FR", "DE", "ES", "IT", "NL"]
 EMAIL = r"^customer-\d+@example\.com$"
+ROWS = 5_000_000
 
 CHECKS = TableChecks.model_validate(
     {
@@ -109,7 +110,7 @@ def best_of(runs: int, work: Callable[[], object]) -> float:
 
 
 def main() -> None:
-    _, parquet = ensure_inputs(5_000_000)
+    _, parquet = ensure_inputs(ROWS)
     with tempfile.TemporaryDirectory(prefix="tributary-bench-") as work:
         con = duckdb.connect(str(Path(work) / "checks.duckdb"), config={"memory_limit": "512MB"})
         con.execute(f"CREATE TABLE orders AS SELECT * FROM read_parquet('{parquet}')")
@@ -117,7 +118,7 @@ def main() -> None:
         compiled = compile_checks(CHECKS)
 
         def gate() -> dict[str, int]:
-            counts = count_failures(compiled, con, "orders", keep_rows=False)
+            counts = count_failures(compiled, con, "orders", keep_rows=False, rows=ROWS)
             return {name: count.failures for name, count in counts.items()}
 
         assert gate() == hand_written_sql(con) == hand_written_aggregate(con) == hand_written(frame)

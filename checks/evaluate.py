@@ -82,19 +82,28 @@ def is_builtin(check: pa.Check) -> bool:
 
 
 def count_failures(
-    compiled: CompiledChecks, con: duckdb.DuckDBPyConnection, batch: str, keep_rows: bool
+    compiled: CompiledChecks,
+    con: duckdb.DuckDBPyConnection,
+    batch: str,
+    keep_rows: bool,
+    rows: int,
 ) -> dict[str, RuleCount]:
-    """Failures per row-level rule of `compiled` on the table `batch` (quoted SQL name).
+    """Failures per row-level rule of `compiled` on the table `batch` (quoted SQL name), which
+    holds `rows` rows.
 
     With `keep_rows`, the `rowid`s of failing rows are kept too, for quarantine.
     """
-    counts = _count_in_sql(compiled, con, batch, keep_rows)
+    counts = _count_in_sql(compiled, con, batch, keep_rows, rows)
     counts.update(_count_in_python(compiled, con, batch, keep_rows))
     return counts
 
 
 def _count_in_sql(
-    compiled: CompiledChecks, con: duckdb.DuckDBPyConnection, batch: str, keep_rows: bool
+    compiled: CompiledChecks,
+    con: duckdb.DuckDBPyConnection,
+    batch: str,
+    keep_rows: bool,
+    rows: int,
 ) -> dict[str, RuleCount]:
     expressions = "".join(
         f", coalesce(({condition.sql}), true) AS {quote(_expression_column(name))}"
@@ -109,7 +118,7 @@ def _count_in_sql(
         by_columns.setdefault(predicate.columns, []).append(predicate)
     counts = {p.name: RuleCount() for p in predicates}
     for columns, group in by_columns.items():
-        if _judge_per_value(con, batch, columns, group):
+        if _judge_per_value(con, batch, rows, columns, group):
             totals = _tally_per_value(frame, columns[0], group).collect()
         else:
             totals = _tally(frame, group).collect()
@@ -160,6 +169,7 @@ def _tally_per_value(frame: nw.LazyFrame, column: str, group: list[_Predicate]) 
 def _judge_per_value(
     con: duckdb.DuckDBPyConnection,
     batch: str,
+    rows: int,
     columns: tuple[str, ...],
     group: list[_Predicate],
 ) -> bool:
@@ -171,10 +181,7 @@ def _judge_per_value(
     if not any(p.costly for p in group):
         return False
     distinct = _approx_distinct(con, batch, columns[0])
-    if distinct is None:
-        return False
-    rows = con.execute(f"SELECT count(*) FROM {batch}").fetchone()
-    return rows is not None and distinct <= MOST_DISTINCT_SHARE * rows[0]
+    return distinct is not None and distinct <= MOST_DISTINCT_SHARE * rows
 
 
 def _approx_distinct(con: duckdb.DuckDBPyConnection, batch: str, column: str) -> int | None:

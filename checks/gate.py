@@ -99,7 +99,7 @@ class QualityGate:
         self._require_columns(columns)
         rows = int(con.execute(f"SELECT count(*) FROM {batch}").fetchone()[0])  # type: ignore[index]
         keep_rows = self.table.on_fail == "quarantine_rows"
-        counts = count_failures(self.compiled, con, batch, keep_rows)
+        counts = count_failures(self.compiled, con, batch, keep_rows, rows)
         outcomes = []
         row_ids: dict[str, list[int]] = {}
         counted: dict[tuple[str, ...], KeyCounts] = {}

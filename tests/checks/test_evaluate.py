@@ -35,7 +35,7 @@ def rows_scanned_while(
     con.execute("PRAGMA enable_profiling = 'json'")
     con.execute(f"PRAGMA profiling_output = '{profile}'")
     con.execute("""SET custom_profiling_settings = '{"CUMULATIVE_ROWS_SCANNED": "true"}'""")
-    counts = count_failures(compiled, con, "items", keep_rows=False)
+    counts = count_failures(compiled, con, "items", keep_rows=False, rows=10_000)
     con.execute("PRAGMA disable_profiling")
     return counts, int(json.loads(profile.read_text())["cumulative_rows_scanned"])
 
@@ -82,7 +82,8 @@ def plan_of_a_regex_rule(
     checks = {"columns": {column: {"regex": r"^A-\d+$"}}}
     con.execute("PRAGMA enable_profiling = 'json'")
     con.execute(f"PRAGMA profiling_output = '{profile}'")
-    count_failures(compile_checks(TableChecks.model_validate(checks)), con, "codes", False)
+    compiled = compile_checks(TableChecks.model_validate(checks))
+    count_failures(compiled, con, "codes", keep_rows=False, rows=10_000)
     con.execute("PRAGMA disable_profiling")
     plan: list[tuple[str, int, str]] = []
     node = json.loads(profile.read_text())["children"][0]
@@ -133,8 +134,9 @@ def test_rules_judged_per_distinct_value_count_every_row_that_fails_them(
         " WHEN range % 50 = 8 THEN NULL ELSE 'A-' || (range % 50) END AS code FROM range(10000)"
     )
     checks = {"columns": {"code": {"regex": r"^A-\d+$", "nullable": False}}}
+    compiled = compile_checks(TableChecks.model_validate(checks))
 
-    counts = count_failures(compile_checks(TableChecks.model_validate(checks)), con, "codes", True)
+    counts = count_failures(compiled, con, "codes", keep_rows=True, rows=10_000)
 
     bad_code, null_code = counts["code_regex"], counts["code_not_null"]
     assert (bad_code.failures, null_code.failures) == (200, 200)
