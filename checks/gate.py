@@ -21,16 +21,6 @@ from platform_assets.config.base import TableConfig
 from resources.duckdb_sql import quote
 from resources.uniqueness import KeyCounts, key_counts
 
-_TYPE_ALIASES = {
-    "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
-    "INT": "INTEGER",
-    "INT64": "BIGINT",
-    "STRING": "VARCHAR",
-    "TEXT": "VARCHAR",
-    "FLOAT8": "DOUBLE",
-    "BOOL": "BOOLEAN",
-}
-
 
 class CheckSetupError(Exception):
     """A rule cannot be evaluated on this batch (e.g. it names a column the batch lacks)."""
@@ -173,10 +163,11 @@ class QualityGate:
 
     def _dtype(self, rule: Rule, columns: dict[str, str], rows: int) -> CheckOutcome:
         assert rule.column is not None
-        declared = self.table.checks.columns[rule.column].dtype or ""
-        actual = _normal_type(columns[rule.column])
-        passed = _normal_type(declared) == actual
-        detail = "" if passed else f"{rule.column} is {actual}, expected {declared.upper()}"
+        declared = self.table.checks.columns[rule.column].dtype
+        assert declared is not None
+        actual = columns[rule.column]
+        passed = declared == actual
+        detail = "" if passed else f"{rule.column} is {actual}, expected {declared}"
         return CheckOutcome(rule, passed, 0 if passed else rows, rows, detail=detail)
 
     def _table_rule(
@@ -323,8 +314,3 @@ class QualityGate:
         if outcomes and len(verdict.quarantine) >= outcomes[0].rows:
             verdict.blocked, verdict.quarantine = True, {}
         return verdict
-
-
-def _normal_type(name: str) -> str:
-    upper = " ".join(name.upper().split())
-    return _TYPE_ALIASES.get(upper, upper)

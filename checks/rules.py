@@ -64,7 +64,7 @@ def compile_checks(checks: TableChecks) -> CompiledChecks:
                     f"{name}_dtype",
                     "dtype",
                     spec.severity,
-                    f"{name} has type {spec.dtype.upper()}",
+                    f"{name} has type {spec.dtype}",
                     name,
                 )
             )
@@ -106,13 +106,14 @@ def _value_checks(name: str, spec: ColumnChecks, rules: list[Rule]) -> list[pa.C
         found.append(("regex", f"{name} matches {spec.regex}", pa.Check.str_matches(spec.regex)))
     if spec.str_length is not None:
         low, high = spec.str_length.min, spec.str_length.max
-        found.append(
-            (
-                "str_length",
-                f"{name} has length {low or 0}..{high or 'any'}",
-                pa.Check.str_length(low, high),
-            )
-        )
+        if low == high:
+            # One comparison: a range makes DuckDB compute each value's length twice.
+            length = f"{name} has length {low}"
+            check = pa.Check.str_length(exact_value=low)
+        else:
+            length = f"{name} has length {low or 0}..{'any' if high is None else high}"
+            check = pa.Check.str_length(low, high)
+        found.append(("str_length", length, check))
     checks = []
     for suffix, description, check in found:
         check.name = f"{name}_{suffix}"

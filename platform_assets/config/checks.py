@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
+import duckdb
 from pydantic import AfterValidator, Field, model_validator
 
 from checks.expressions import parse_condition
@@ -29,26 +30,55 @@ def _model_path(value: str) -> str:
     return value
 
 
+def _duckdb_type(value: str) -> str:
+    """The type as DuckDB spells it (`int` is INTEGER, `text` VARCHAR), checked by DuckDB's own
+    parser."""
+    try:
+        return str(duckdb.sqltype(value))
+    except duckdb.Error as error:
+        reason = str(error).splitlines()[0]
+        raise ValueError(f"{value!r} is not a DuckDB type ({reason})") from None
+
+
+DuckDBType = Annotated[str, AfterValidator(_duckdb_type)]
+
+
+def _ordered(low: float | None, high: float | None) -> None:
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"min ({low:g}) is greater than max ({high:g}): no value could pass")
+
+
 class Bounds(CatalogModel):
+    """An inclusive range; at least one end is given."""
+
     min: int | None = Field(default=None, ge=0)
     max: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _a_range(self) -> Bounds:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        _ordered(self.min, self.max)
+        return self
 
 
 class ColumnChecks(CatalogModel):
     """Rules on one column's values; nulls are judged by `nullable` alone."""
 
-    dtype: str | None = None
+    dtype: DuckDBType | None = None
     nullable: bool = True
     unique: bool = False
     min: int | float | None = None
     max: int | float | None = None
-    isin: tuple[str | int | float | bool, ...] | None = None
+    isin: tuple[str | int | float | bool, ...] | None = Field(default=None, min_length=1)
     regex: str | None = None
     str_length: Bounds | None = None
     severity: Severity = "error"
 
     @model_validator(mode="after")
-    def _valid_regex(self) -> ColumnChecks:
+    def _satisfiable(self) -> ColumnChecks:
+        """Refuse rules that no value could pass, or that could not run."""
+        _ordered(self.min, self.max)
         if self.regex is not None:
             try:
                 re.compile(self.regex)
@@ -70,9 +100,7 @@ class ExpressionCheck(CatalogModel):
     severity: Severity = "error"
 
 
-class RowCount(CatalogModel):
-    min: int | None = Field(default=None, ge=0)
-    max: int | None = Field(default=None, ge=0)
+class RowCount(Bounds):
     severity: Severity = "error"
 
 

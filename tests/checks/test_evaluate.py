@@ -74,16 +74,15 @@ def test_rules_on_one_column_read_it_once_when_the_statistics_cannot_answer_them
     assert scanned == 10_000
 
 
-def plan_of_a_regex_rule(
-    con: duckdb.DuckDBPyConnection, profile: Path, column: str
+def plan_of(
+    con: duckdb.DuckDBPyConnection, profile: Path, table: str, checks: dict[str, Any]
 ) -> list[tuple[str, int, str]]:
-    """Count the failures of a regex rule on `codes.<column>`; return the plan DuckDB ran for it,
+    """Count the failures of `checks` on `table`; return the plan DuckDB ran for the last query,
     as (operator, rows out, details) from the top down."""
-    checks = {"columns": {column: {"regex": r"^A-\d+$"}}}
     con.execute("PRAGMA enable_profiling = 'json'")
     con.execute(f"PRAGMA profiling_output = '{profile}'")
     compiled = compile_checks(TableChecks.model_validate(checks))
-    count_failures(compiled, con, "codes", keep_rows=False, rows=10_000)
+    count_failures(compiled, con, table, keep_rows=False, rows=10_000)
     con.execute("PRAGMA disable_profiling")
     plan: list[tuple[str, int, str]] = []
     node = json.loads(profile.read_text())["children"][0]
@@ -91,6 +90,30 @@ def plan_of_a_regex_rule(
         plan.append((node["operator_name"], node["operator_cardinality"], str(node["extra_info"])))
         node = node["children"][0] if node["children"] else None
     return plan
+
+
+def plan_of_a_regex_rule(
+    con: duckdb.DuckDBPyConnection, profile: Path, column: str
+) -> list[tuple[str, int, str]]:
+    return plan_of(con, profile, "codes", {"columns": {column: {"regex": r"^A-\d+$"}}})
+
+
+def test_an_exact_length_is_computed_once_per_value(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """`str_length: {min: 8, max: 8}` is one comparison; as a range DuckDB would compute each
+    value's length twice, once per bound."""
+    con.execute("CREATE TABLE refs AS SELECT printf('%08d', range) AS ref FROM range(10000)")
+
+    plan = plan_of(
+        con,
+        tmp_path / "profile.json",
+        "refs",
+        {"columns": {"ref": {"str_length": {"min": 8, "max": 8}}}},
+    )
+
+    lengths = [details.count("length(") for _, _, details in plan if "length(" in details]
+    assert lengths and max(lengths) == 1
 
 
 @pytest.fixture

@@ -62,7 +62,9 @@ BAD = [
         ({"columns": {"status": {"isin": ["paid", "shipped"]}}}, "status_isin", 1),
         ({"columns": {"email": {"regex": "^[^@]+@[^@]+$"}}}, "email_regex", 1),
         ({"columns": {"email": {"str_length": {"max": 10}}}}, "email_str_length", 1),
+        ({"columns": {"email": {"str_length": {"min": 6, "max": 6}}}}, "email_str_length", 2),
         ({"columns": {"status": {"dtype": "VARCHAR"}, "qty": {"dtype": "BIGINT"}}}, "qty_dtype", 0),
+        ({"columns": {"status": {"dtype": "text"}, "qty": {"dtype": "int64"}}}, "status_dtype", 0),
         (
             {"expressions": [{"name": "lost_has_qty", "expr": "qty > 0 or status <> 'lost'"}]},
             "lost_has_qty",
@@ -83,9 +85,11 @@ def test_each_rule_passes_on_good_rows_and_fails_on_bad(
 
 
 def test_a_dtype_mismatch_fails(warehouse: Warehouse) -> None:
-    result = land(warehouse, GOOD, {"columns": {"qty": {"dtype": "VARCHAR"}}}, on_fail="warn")
+    result = land(warehouse, GOOD, {"columns": {"qty": {"dtype": "string"}}}, on_fail="warn")
 
     assert outcome(result, "qty_dtype") == (False, 2)
+    assert result.verdict is not None
+    assert result.verdict.outcomes[0].detail == "qty is BIGINT, expected VARCHAR"
 
 
 def test_references_look_up_the_warehouse(warehouse: Warehouse) -> None:

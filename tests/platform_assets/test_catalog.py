@@ -134,6 +134,41 @@ def test_environment_variables_are_interpolated_with_defaults(
             id="bad column type",
         ),
         pytest.param(
+            ORDERS.replace(
+                "write: merge", "write: merge\n        checks: {columns: {qty: {min: 5, max: 1}}}"
+            ),
+            "catalog/shop.yaml: tables[0].checks.columns.qty: min (5) is greater than max (1)",
+            id="rule no value passes",
+        ),
+        pytest.param(
+            ORDERS.replace(
+                "write: merge", "write: merge\n        checks: {columns: {ref: {str_length: {}}}}"
+            ),
+            "catalog/shop.yaml: tables[0].checks.columns.ref.str_length: give min, max or both",
+            id="length without bounds",
+        ),
+        pytest.param(
+            ORDERS.replace(
+                "write: merge", "write: merge\n        checks: {row_count: {min: 9, max: 3}}"
+            ),
+            "catalog/shop.yaml: tables[0].checks.row_count: min (9) is greater than max (3)",
+            id="row count no batch passes",
+        ),
+        pytest.param(
+            ORDERS.replace(
+                "write: merge", "write: merge\n        checks: {columns: {status: {isin: []}}}"
+            ),
+            "catalog/shop.yaml: tables[0].checks.columns.status.isin: tuple should have at least 1",
+            id="empty isin",
+        ),
+        pytest.param(
+            ORDERS.replace(
+                "write: merge", "write: merge\n        checks: {columns: {note: {dtype: VARCHR}}}"
+            ),
+            "catalog/shop.yaml: tables[0].checks.columns.note.dtype: 'VARCHR' is not a DuckDB type",
+            id="unknown dtype",
+        ),
+        pytest.param(
             "name: shop\nkind: files\ntables: [\n",
             "catalog/shop.yaml: line 4, column 1: invalid YAML",
             id="broken yaml",
