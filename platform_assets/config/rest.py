@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from platform_assets.config.base import CatalogModel, SourceConfig, TableConfig
+from platform_assets.config.jsonpath import JsonPath
 from platform_assets.config.types import Duration
 
 _PARENT_REFERENCE = re.compile(r"\{(?P<table>[a-z_][a-z0-9_]*)\.(?P<field>[A-Za-z_][\w.]*)\}")
@@ -82,7 +83,7 @@ class PageNumberPaginator(CatalogModel):
     type: Literal["page_number"]
     page_param: str = "page"
     base_page: int = 1
-    total_path: str | None = None
+    total_path: JsonPath | None = None
     total_counts: Literal["pages", "records"] = "pages"
     maximum_page: int | None = Field(default=None, ge=0)
 
@@ -92,15 +93,15 @@ class OffsetPaginator(CatalogModel):
     offset_param: str = "offset"
     limit_param: str = "limit"
     limit: int = Field(default=100, ge=1)
-    total_path: str | None = None
+    total_path: JsonPath | None = None
     maximum_offset: int | None = Field(default=None, ge=0)
 
 
 class CursorPaginator(CatalogModel):
     type: Literal["cursor"]
-    cursor_path: str = "$.next_cursor"
+    cursor_path: JsonPath = "$.next_cursor"
     cursor_param: str = "cursor"
-    has_more_path: str | None = None
+    has_more_path: JsonPath | None = None
 
 
 class LinkHeaderPaginator(CatalogModel):
@@ -110,7 +111,7 @@ class LinkHeaderPaginator(CatalogModel):
 
 class NextUrlPaginator(CatalogModel):
     type: Literal["next_url"]
-    next_url_path: str = "$.next"
+    next_url_path: JsonPath = "$.next"
 
 
 class SinglePagePaginator(CatalogModel):
@@ -151,7 +152,7 @@ class Endpoint(CatalogModel):
     method: Literal["GET", "POST"] = "GET"
     params: dict[str, ScalarParam] = Field(default_factory=dict)
     json_body: dict[str, Any] | None = Field(default=None, alias="json")
-    records: str = "$"
+    records: JsonPath = "$"
     records_layout: Literal["rows", "columns"] = "rows"
     paginator: Paginator | None = None
 

@@ -6,26 +6,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from jsonpath_ng import JSONPath
-from jsonpath_ng.exceptions import JsonPathParserError
-from jsonpath_ng.ext.parser import parse
+
+from platform_assets.config.jsonpath import compiled
 
 SEPARATOR = "__"
 PARENT_ID = "_parent_id"
 INDEX = "_index"
-
-
-@cache
-def compiled(path: str) -> JSONPath:
-    try:
-        return parse(path)
-    except (JsonPathParserError, Exception) as error:
-        raise ValueError(f"{path!r} is not a JSONPath: {error}") from None
 
 
 def find(document: Any, path: str) -> list[Any]:

@@ -205,6 +205,37 @@ def test_an_unknown_paginator_is_a_catalog_error_naming_the_field(project: Proje
         project.catalog()
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "field"),
+    [
+        ('{path: /items, records: "$.data["}', r"endpoint\.records"),
+        (
+            '{path: /items, paginator: {type: cursor, cursor_path: "$.meta[?(@"}}',
+            r"endpoint\.paginator\.cursor\.cursor_path",
+        ),
+    ],
+)
+def test_a_jsonpath_that_does_not_parse_is_a_catalog_error_naming_the_field(
+    project: Project, endpoint: str, field: str
+) -> None:
+    project.source(
+        "bad",
+        f"""
+        name: bad
+        kind: rest
+        client: {{base_url: "http://127.0.0.1:9"}}
+        tables:
+          - name: items
+            endpoint: {endpoint}
+        """,
+    )
+
+    with pytest.raises(
+        CatalogError, match=rf"catalog/bad.yaml: tables\[0\]\.{field}: .* is not a JSONPath"
+    ):
+        project.catalog()
+
+
 def test_a_second_run_over_the_same_records_merges_child_rows_without_duplicates(
     project: Project, api: HTTPServer
 ) -> None:
