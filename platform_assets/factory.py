@@ -10,7 +10,6 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AssetSpec,
-    Failure,
     FreshnessPolicy,
     MaterializeResult,
     multi_asset,
@@ -23,9 +22,9 @@ from platform_assets.config.base import SourceConfig, TableConfig
 from platform_assets.loading import (
     Extract,
     SourceLoadError,
-    as_failure,
     asset_key,
     blocked_message,
+    failed_tables,
     load_events,
     run_load,
 )
@@ -98,13 +97,15 @@ def build_source_assets(
                     context, warehouse, source, table, extract_for(reader, source, table), gate
                 )
             except SourceLoadError as error:
-                raise as_failure(error) from error
+                context.log.error(str(error))
+                failures.append(error.summary)
+                continue
             yield from load_events(
                 key, result, result.metadata(), context.selected_asset_check_keys
             )
             if message := blocked_message(source, table, result):
                 failures.append(message)
         if failures:
-            raise Failure(description="\n".join(failures))
+            raise failed_tables(failures)
 
     return _load

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 from dagster import (
@@ -34,12 +35,28 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+_READER_FILE = re.compile(r"^\s*file = (.+)$", re.MULTILINE)
+
+
 class SourceLoadError(Exception):
     """A table failed to load; the message names the source and table, then the cause."""
 
     def __init__(self, source: str, table: str, cause: BaseException) -> None:
         self.source, self.table = source, table
         super().__init__(f"source {source!r}, table {table!r}: {cause}")
+
+    @property
+    def summary(self) -> str:
+        """The message on one line: its first paragraph, and the file DuckDB's CSV reader names
+        further down. (DuckDB follows an error with the query it was running and, for a CSV, the
+        reader's settings; the whole message is kept in `_tributary.loads.error`.)"""
+        message = str(self)
+        paragraph = message.strip().split("\n\n", 1)[0]
+        line = "; ".join(part.strip() for part in paragraph.splitlines() if part.strip())
+        found = _READER_FILE.search(message)
+        if found and found.group(1).strip() not in line:
+            line += f" (file {found.group(1).strip()})"
+        return line
 
 
 def asset_key(source: SourceConfig, table: TableConfig) -> AssetKey:
@@ -85,11 +102,28 @@ def run_load(
     return result
 
 
-def as_failure(error: SourceLoadError) -> Failure:
-    return Failure(
-        description=str(error),
-        metadata={"source": error.source, "table": error.table},
-    )
+def failed_tables(failures: list[str]) -> Failure:
+    """The step's failure once every table it could load has landed: one line per table that
+    did not (failed, blocked by its checks, or skipped)."""
+    return Failure(description="\n".join(failures))
+
+
+class ErrorInfo(Protocol):
+    """What Dagster keeps of a step's error (its `SerializableErrorInfo`)."""
+
+    @property
+    def cls_name(self) -> str | None: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+def failed_table_lines(error: ErrorInfo) -> list[str] | None:
+    """The lines of a step's `failed_tables` failure, one per table; None for any other error."""
+    if error.cls_name != Failure.__name__:
+        return None
+    description = error.message.split(": ", 1)[-1]
+    return [line.strip() for line in description.splitlines() if line.strip()]
 
 
 def load_events(

@@ -18,7 +18,6 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
-    Failure,
     MaterializeResult,
     multi_asset,
 )
@@ -32,9 +31,9 @@ from platform_assets.factory import asset_spec
 from platform_assets.loading import (
     EXPECTED_ERRORS,
     SourceLoadError,
-    as_failure,
     asset_key,
     blocked_message,
+    failed_tables,
     load_events,
     write_spec,
 )
@@ -232,10 +231,19 @@ def build_rest_assets(source: SourceConfig) -> AssetsDefinition:
         reader: RestReader = context.resources.rest
         selected = {key.path[-1] for key in context.selected_asset_keys}
         failures: list[str] = []
+        not_loaded: set[str] = set()
         client = reader.client(source)
         try:
             for table in source.load_order(selected):
                 key = asset_key(source, table)
+                parent = table.endpoint.parent
+                if parent is not None and parent[0] in not_loaded:
+                    not_loaded.add(table.name)
+                    failures.append(
+                        f"source {source.name!r}, table {table.name!r}: skipped, "
+                        f"its parent table {parent[0]!r} did not load"
+                    )
+                    continue
                 rules = compiled[key]
                 gate = QualityGate(source.name, table, rules) if rules.rules else None
                 try:
@@ -243,7 +251,10 @@ def build_rest_assets(source: SourceConfig) -> AssetsDefinition:
                         warehouse, reader, client, source, table, context.run.run_id, gate
                     )
                 except SourceLoadError as error:
-                    raise as_failure(error) from None
+                    context.log.error(str(error))
+                    not_loaded.add(table.name)
+                    failures.append(error.summary)
+                    continue
                 result = loaded.result
                 context.log.info(
                     f"{source.name}.{table.name}: {result.rows_in} rows in, {result.inserted} "
@@ -254,10 +265,11 @@ def build_rest_assets(source: SourceConfig) -> AssetsDefinition:
                     key, result, loaded.metadata(), context.selected_asset_check_keys
                 )
                 if message := blocked_message(source, table, result):
+                    not_loaded.add(table.name)
                     failures.append(message)
         finally:
             client.close()
         if failures:
-            raise Failure(description="\n".join(failures))
+            raise failed_tables(failures)
 
     return _load

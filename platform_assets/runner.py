@@ -19,6 +19,7 @@ from platform_assets import settings
 from platform_assets.catalog import Catalog
 from platform_assets.config.base import SourceConfig
 from platform_assets.jobs import all_assets_job
+from platform_assets.loading import failed_table_lines
 from platform_assets.models import load_models
 from platform_assets.platform import INGEST_JOB, build_definitions
 
@@ -121,6 +122,9 @@ def report_of(result: _RunResult) -> RunReport:
             report.tables.append({"table": ".".join(materialization.asset_key.path), **values})
         elif event.event_type == DagsterEventType.STEP_FAILURE and event.step_failure_data.error:
             error = event.step_failure_data.error
+            if (lines := failed_table_lines(error)) is not None:
+                report.failures.extend(lines)
+                continue
             cause = error.cause.message if error.cause else ""
             message = error.message.strip().splitlines()[0] if error.message else cause
             report.failures.append(f"{event.step_key}: {message}")

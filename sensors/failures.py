@@ -1,5 +1,6 @@
 """Support tickets for failed runs: one per source and error within the alert sink's dedupe
-window, with the run id, source, step and a redacted one-line error summary."""
+window, with the run id, source, step and a redacted one-line error summary (naming every table
+of the source that did not load)."""
 
 from dagster import (
     DefaultSensorStatus,
@@ -8,6 +9,7 @@ from dagster import (
     run_failure_sensor,
 )
 
+from platform_assets.loading import failed_table_lines
 from resources.alerts import AlertSink, fingerprint
 
 SENSOR_NAME = "failure_tickets"
@@ -29,7 +31,9 @@ def tickets(context: RunFailureSensorContext) -> list[dict[str, str]]:
     for event in context.get_step_failure_events():
         error = event.step_failure_data.error
         message = error.message if error else ""
-        if error and error.cause:
+        if error and (tables := failed_table_lines(error)) is not None:
+            message = " | ".join(tables)
+        elif error and error.cause:
             message = f"{message.strip()} ({error.cause.message.strip()})"
         step = event.step_key or ""
         found.append(

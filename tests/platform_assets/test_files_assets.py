@@ -182,12 +182,37 @@ def test_a_malformed_csv_fails_naming_source_file_and_line_and_keeps_the_table(
 
     assert not report.success
     (failure,) = report.failures
-    assert "source 'crm', table 'customers'" in failure
+    assert failure.startswith("source 'crm', table 'customers': ")
+    assert "\n" not in failure and message[0] in failure and "customers.csv" in failure
     details = project.scalar("SELECT error FROM _tributary.loads WHERE status = 'failed'")
     assert "customers.csv" in details
     for fragment in message:
         assert fragment in details
     assert project.query("SELECT * FROM crm.customers ORDER BY id") == before
+
+
+def test_a_table_that_fails_does_not_stop_the_other_tables_of_its_source(
+    project: Project,
+) -> None:
+    project.file("in/events.jsonl", '{"id": 1}\n{"id": 2\n')
+    project.file("in/users.csv", "id,name\n1,Ada\n")
+    project.source(
+        "app",
+        """
+        name: app
+        kind: files
+        tables:
+          - {name: events, path: in/events.jsonl}
+          - {name: users, path: in/users.csv}
+    """,
+    )
+
+    report = project.run()
+
+    assert not report.success
+    (failure,) = report.failures
+    assert failure.startswith("source 'app', table 'events': ") and "events.jsonl" in failure
+    assert project.query("SELECT id, name FROM app.users") == [(1, "Ada")]
 
 
 def test_broken_json_lines_fail_naming_file_and_line(project: Project) -> None:

@@ -170,6 +170,34 @@ def test_malformed_json_fails_the_run_and_writes_nothing(project: Project, api: 
     assert "/issues" in error and "not valid JSON" in error
 
 
+def test_a_failed_table_skips_its_dependents_and_not_the_other_tables(
+    project: Project, api: HTTPServer
+) -> None:
+    api.expect_request("/issues").respond_with_data('[{"id": 1, "updated_at": "2024', status=200)
+    api.expect_request("/labels").respond_with_json([{"id": 1, "name": "bug"}])
+    issues_source(
+        project,
+        api,
+        extra="""
+          - name: comments
+            endpoint: {path: "/issues/{issues.number}/comments"}
+          - name: labels
+            endpoint: {path: /labels}
+        """,
+    )
+
+    report = project.run()
+
+    assert not report.success
+    issues, comments = report.failures
+    assert issues.startswith("source 'gh', table 'issues': ") and "not valid JSON" in issues
+    assert (
+        comments == "source 'gh', table 'comments': skipped, its parent table 'issues' did not load"
+    )
+    assert project.query("SELECT id, name FROM gh.labels") == [(1, "bug")]
+    assert not any("/comments" in request.path for request, _ in api.log)
+
+
 def test_the_token_never_reaches_the_event_log_nor_the_load_record(
     project: Project, api: HTTPServer
 ) -> None:

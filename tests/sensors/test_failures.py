@@ -64,3 +64,32 @@ def test_a_failed_run_writes_one_redacted_ticket_per_source_and_error(
     assert ticket["step"] == "crm"
     assert "no file matches 'in/***/customers.csv'" in ticket["error"]
     assert SECRET not in (project.root / "alerts.jsonl").read_text()
+
+
+def test_the_ticket_of_a_source_names_every_table_that_did_not_load(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRIBUTARY_ALERTS", str(project.root / "alerts.jsonl"))
+    project.file("in/users.csv", "id,name\n1,Ada\n")
+    project.source(
+        "crm",
+        """
+        name: crm
+        kind: files
+        tables:
+          - {name: customers, path: in/customers.csv}
+          - {name: users, path: in/users.csv}
+          - {name: visits, path: in/visits.csv}
+        """,
+    )
+    sink = default_alert_sink(project.catalog())
+
+    defs, failed = _fail_once(project)
+    _evaluate(defs, failed, project, sink)
+
+    (ticket,) = sink.alerts()
+    customers, visits = ticket["error"].split(" | ")
+    assert (
+        customers.startswith("source 'crm', table 'customers': ") and "no file matches" in customers
+    )
+    assert visits.startswith("source 'crm', table 'visits': ") and "no file matches" in visits
