@@ -119,11 +119,11 @@ def _count_in_sql(
     counts = {p.name: RuleCount() for p in predicates}
     for columns, group in by_columns.items():
         if _judge_per_value(con, batch, rows, columns, group):
-            totals = _tally_per_value(frame, columns[0], group).collect()
+            totals = _run(con, _tally_per_value(frame, columns[0], group))
         else:
-            totals = _tally(frame, group).collect()
+            totals = _run(con, _tally(frame, group))
         for predicate in group:
-            counts[predicate.name].failures = int(totals[predicate.name][0] or 0)
+            counts[predicate.name].failures = int(totals[predicate.name] or 0)
     for predicate in predicates:
         if counts[predicate.name].failures:
             _collect_failures(frame, predicate, counts[predicate.name], keep_rows)
@@ -143,6 +143,19 @@ def _predicates(compiled: CompiledChecks, frame: nw.LazyFrame) -> Iterator[_Pred
                 )
     for name, condition in compiled.expressions:
         yield _Predicate(name, tuple(sorted(condition.columns)), nw.col(_expression_column(name)))
+
+
+def _run(con: duckdb.DuckDBPyConnection, query: nw.LazyFrame) -> dict[str, Any]:
+    """The one row `query` returns, run from its SQL text.
+
+    DuckDB plans a statement parsed from text better than the same relation built through its
+    Python API, as narwhals builds it: where a column's statistics prove a range rule cannot fail
+    but the column has nulls, the text's plan is empty, while the relation's still tests every
+    row (`NOT constant_or_null(...)`). On `bench.checks` that was 0.05 s of the gate's 0.30 s."""
+    cursor = con.execute(query.to_native().sql_query())
+    (row,) = cursor.fetchall()
+    assert cursor.description is not None
+    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
 
 
 def _tally(frame: nw.LazyFrame, group: list[_Predicate]) -> nw.LazyFrame:
