@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-import duckdb
 from pydantic import AfterValidator, Field, model_validator
 
 from checks.expressions import parse_condition
-from platform_assets.config.types import CatalogModel, Duration, Identifier
+from platform_assets.config.types import CatalogModel, DuckDBType, Duration, Identifier
 
 Severity = Literal["warn", "error"]
 OnFail = Literal["block", "quarantine_rows", "warn"]
@@ -28,19 +27,6 @@ def _model_path(value: str) -> str:
     if not _MODEL_PATH.match(value):
         raise ValueError(f"{value!r} is not <package.module>:<DataFrameModel>")
     return value
-
-
-def _duckdb_type(value: str) -> str:
-    """The type as DuckDB spells it (`int` is INTEGER, `text` VARCHAR), checked by DuckDB's own
-    parser."""
-    try:
-        return str(duckdb.sqltype(value))
-    except duckdb.Error as error:
-        reason = str(error).splitlines()[0]
-        raise ValueError(f"{value!r} is not a DuckDB type ({reason})") from None
-
-
-DuckDBType = Annotated[str, AfterValidator(_duckdb_type)]
 
 
 def _ordered(low: float | None, high: float | None) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from platform_assets.config.base import Identifier, SourceConfig, TableConfig
+from platform_assets.config.types import DuckDBType
 
 FileFormat = Literal["csv", "tsv", "json", "jsonl", "parquet"]
 Compression = Literal["auto", "gzip", "none"]
@@ -20,25 +20,6 @@ _EXTENSIONS: dict[str, FileFormat] = {
     ".ndjson": "jsonl",
     ".parquet": "parquet",
 }
-
-_TYPE = re.compile(
-    r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT"
-    r"|FLOAT|DOUBLE|DECIMAL\(\s*\d{1,2}\s*,\s*\d{1,2}\s*\)|VARCHAR|DATE|TIME|TIMESTAMP"
-    r"|TIMESTAMPTZ|TIMESTAMP WITH TIME ZONE|INTERVAL|UUID|JSON|BLOB)$",
-    re.IGNORECASE,
-)
-
-
-def _column_type(value: str) -> str:
-    if not _TYPE.match(value.strip()):
-        raise ValueError(
-            f"{value!r} is not a column type: use one of BOOLEAN, INTEGER, BIGINT, DOUBLE, "
-            "DECIMAL(p,s), VARCHAR, DATE, TIMESTAMP, TIMESTAMPTZ, UUID, JSON, ..."
-        )
-    return value.strip().upper()
-
-
-ColumnType = Annotated[str, AfterValidator(_column_type)]
 
 
 def format_of(path: str) -> FileFormat | None:
@@ -57,7 +38,7 @@ class FileTable(TableConfig):
     quote: str = Field(default='"', min_length=1, max_length=1)
     header: bool = True
     null_strings: tuple[str, ...] = ()
-    columns: dict[Identifier, ColumnType] = Field(default_factory=dict)
+    columns: dict[Identifier, DuckDBType] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _known_format(self) -> FileTable:

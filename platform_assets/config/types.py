@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import duckdb
 from dagster._utils.schedules import is_valid_cron_string
 from pydantic import (
     AfterValidator,
@@ -46,6 +47,16 @@ def _duration(value: Any) -> timedelta:
     )
 
 
+def _duckdb_type(value: str) -> str:
+    """The type as DuckDB spells it (`int` is INTEGER, `text` VARCHAR), checked by DuckDB's own
+    parser."""
+    try:
+        return str(duckdb.sqltype(value))
+    except duckdb.Error as error:
+        reason = str(error).splitlines()[0]
+        raise ValueError(f"{value!r} is not a DuckDB type ({reason})") from None
+
+
 def _cron(value: str) -> str:
     if not is_valid_cron_string(value):
         raise ValueError(f"{value!r} is not a valid cron string (e.g. '0 6 * * *')")
@@ -72,6 +83,8 @@ def _as_list(value: Any) -> Any:
 
 Identifier = Annotated[str, AfterValidator(_identifier)]
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+DuckDBType = Annotated[str, AfterValidator(_duckdb_type)]
+"""A column type, in DuckDB's own spelling (`int` becomes INTEGER); safe to put in SQL."""
 Cron = Annotated[str, AfterValidator(_cron)]
 TimeZone = Annotated[str, AfterValidator(_timezone)]
 Owner = Annotated[str, AfterValidator(_owner)]

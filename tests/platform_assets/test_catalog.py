@@ -130,7 +130,7 @@ def test_environment_variables_are_interpolated_with_defaults(
         ),
         pytest.param(
             ORDERS.replace("write: merge", "write: merge\n        columns: {total: MONEY}"),
-            "catalog/shop.yaml: tables[0].columns.total: 'MONEY' is not a column type",
+            "catalog/shop.yaml: tables[0].columns.total: 'MONEY' is not a DuckDB type",
             id="bad column type",
         ),
         pytest.param(

@@ -296,3 +296,24 @@ def test_running_twice_gives_the_same_table(project: Project) -> None:
     assert report.tables[0]["rows_updated"] == 0
     second = project.query("SELECT * EXCLUDE (_load_id, _loaded_at) FROM crm.customers ORDER BY id")
     assert second == first
+
+
+def test_declared_column_types_take_any_spelling_duckdb_knows(project: Project) -> None:
+    project.file("in/scores.csv", "id,score,tags\n1,2.5,x\n")
+    project.source(
+        "games",
+        """
+        name: games
+        kind: files
+        tables:
+          - {name: scores, path: in/scores.csv, columns: {id: int, score: "decimal(4, 1)"}}
+        """,
+    )
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.query(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'scores' AND column_name IN ('id', 'score') ORDER BY column_name"
+    ) == [("id", "INTEGER"), ("score", "DECIMAL(4,1)")]
