@@ -150,7 +150,9 @@ def run(
             "1 runs them one after another in this process, which starts faster."
         ),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Dagster's log.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Dagster's log (errors included).")
+    ] = False,
 ) -> None:
     """Materialize sources through Dagster; exits non-zero if any table fails."""
     if not (source or tag or all_sources):
@@ -169,7 +171,7 @@ def run(
     report = run_sources(
         catalog,
         chosen,
-        log_level="DEBUG" if verbose else "WARNING",
+        log_level="DEBUG" if verbose else "CRITICAL",
         workers=min(4, len(chosen)) if workers is None else workers,
         with_models=all_sources,
     )

@@ -48,10 +48,11 @@ class SourceLoadError(Exception):
     @property
     def summary(self) -> str:
         """The message on one line: its first paragraph, and the file DuckDB's CSV reader names
-        further down. (DuckDB follows an error with the query it was running and, for a CSV, the
-        reader's settings; the whole message is kept in `_tributary.loads.error`.)"""
+        further down. (DuckDB follows an error with the query it was running and, for a CSV, its
+        suggested fixes and the reader's settings; the whole message is kept in
+        `_tributary.loads.error`.)"""
         message = str(self)
-        paragraph = message.strip().split("\n\n", 1)[0]
+        paragraph = message.strip().split("\n\n", 1)[0].split("\nPossible fixes:", 1)[0]
         line = "; ".join(part.strip() for part in paragraph.splitlines() if part.strip())
         found = _READER_FILE.search(message)
         if found and found.group(1).strip() not in line:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -121,3 +123,25 @@ def test_a_bad_setting_is_named_and_nothing_runs(
     assert "TRIBUTARY_MEMORY_LIMIT='lots': DuckDB refuses it: Parser Error" in result.output
     assert "TRIBUTARY_LOCK_TIMEOUT_SECONDS='-1': Input should be greater than 0" in result.output
     assert not (cli_project.root / "warehouse.duckdb").exists()
+
+
+def test_a_failed_run_says_what_failed_in_one_line_per_table(cli_project: Project) -> None:
+    """Dagster's own log, with its stack traces, is for `--verbose`; the run ends with a line
+    per table that did not load."""
+    cli_project.file("in/orders.csv", "id,customer_id\n10,1,extra\n11,2\n")
+
+    quiet = subprocess.run(
+        [sys.executable, "-m", "platform_assets.cli", "run", "--all", "--workers", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert quiet.returncode == 1
+    failed = [line for line in quiet.stderr.splitlines() if line.startswith("FAILED ")]
+    assert failed == [
+        "FAILED source 'shop', table 'orders': Invalid Input Error: CSV Error on Line: 2;"
+        " Original Line: 10,1,extra; Expected Number of Columns: 2 Found: 3"
+        f" (file {cli_project.root / 'in/orders.csv'})"
+    ]
+    assert "Stack Trace" not in quiet.stderr
