@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, Protocol
 
@@ -19,6 +18,7 @@ from dagster import (
 from checks.asset_checks import check_results
 from checks.gate import CheckSetupError
 from platform_assets.config.base import SourceConfig, TableConfig
+from platform_assets.errors import one_line
 from resources.files import FileReadError
 from resources.schema_evolution import SchemaPolicyError
 from resources.warehouse import Gate, Load, LoadResult, Warehouse
@@ -35,9 +35,6 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-_READER_FILE = re.compile(r"^\s*file = (.+)$", re.MULTILINE)
-
-
 class SourceLoadError(Exception):
     """A table failed to load; the message names the source and table, then the cause."""
 
@@ -47,17 +44,8 @@ class SourceLoadError(Exception):
 
     @property
     def summary(self) -> str:
-        """The message on one line: its first paragraph, and the file DuckDB's CSV reader names
-        further down. (DuckDB follows an error with the query it was running and, for a CSV, its
-        suggested fixes and the reader's settings; the whole message is kept in
-        `_tributary.loads.error`.)"""
-        message = str(self)
-        paragraph = message.strip().split("\n\n", 1)[0].split("\nPossible fixes:", 1)[0]
-        line = "; ".join(part.strip() for part in paragraph.splitlines() if part.strip())
-        found = _READER_FILE.search(message)
-        if found and found.group(1).strip() not in line:
-            line += f" (file {found.group(1).strip()})"
-        return line
+        """The message on one line, for the run's summary (the whole of it is recorded)."""
+        return one_line(str(self))
 
 
 def asset_key(source: SourceConfig, table: TableConfig) -> AssetKey:

@@ -8,6 +8,8 @@ from typing import Any
 
 import duckdb
 
+from platform_assets.errors import one_line
+
 COLUMNS = (
     "source",
     "runs",
@@ -67,4 +69,9 @@ def load_report(con: duckdb.DuckDBPyConnection, since: datetime) -> Report:
     ).fetchone()
     if not exists or not exists[0]:
         return Report(since, [])
-    return Report(since, con.execute(_SQL, [since]).fetchall())
+    rows = con.execute(_SQL, [since]).fetchall()
+    error = COLUMNS.index("last_error")
+    return Report(
+        since,
+        [(*row[:error], row[error] and one_line(row[error]), *row[error + 1 :]) for row in rows],
+    )

@@ -23,6 +23,7 @@ def _load(
     rows: int,
     status: str = "succeeded",
     age: timedelta = timedelta(hours=1),
+    error: str = "boom",
 ) -> None:
     started = NOW - age
     con.execute(
@@ -37,7 +38,7 @@ def _load(
             rows,
             started,
             started + timedelta(seconds=seconds),
-            "boom" if status == "failed" else None,
+            error if status == "failed" else None,
         ],
     )
 
@@ -88,3 +89,32 @@ def test_cli_report_as_csv(history: Project, monkeypatch: pytest.MonkeyPatch) ->
 def test_cli_report_rejects_a_bad_window(history: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIBUTARY_WAREHOUSE", str(history.root / "warehouse.duckdb"))
     assert CliRunner().invoke(app, ["report", "--since", "a week"]).exit_code != 0
+
+
+def test_the_last_error_is_one_line_naming_the_file(project: Project) -> None:
+    """DuckDB's CSV errors run to twenty lines (suggested fixes, the reader's settings); the
+    report keeps the first paragraph and the file on one line."""
+    message = (
+        "source 'crm', table 't': Conversion Error: CSV Error on Line: 3\n"
+        "Original Line: 2,abc\n"
+        'Error when converting column "amount". Could not convert string "abc" to \'DOUBLE\'\n'
+        "\n"
+        "Column amount is being converted as type DOUBLE\n"
+        "Possible solutions:\n"
+        "* Override the type for this column manually\n"
+        "\n"
+        "  file = in/customers.csv\n"
+        "  delimiter = , (Set By User)\n"
+    )
+    project.warehouse.transaction(
+        lambda con: _load(con, 1, "crm", 1, 0, status="failed", error=message)
+    )
+
+    with project.warehouse.read_only() as con:
+        (row,) = load_report(con, NOW - timedelta(days=1)).rows
+
+    assert row[-1] == (
+        "source 'crm', table 't': Conversion Error: CSV Error on Line: 3; Original Line: 2,abc;"
+        ' Error when converting column "amount". Could not convert string "abc" to \'DOUBLE\''
+        " (file in/customers.csv)"
+    )
