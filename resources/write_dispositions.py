@@ -197,11 +197,31 @@ def _values_as_stored(stored: dict[str, str], batch: dict[str, str]) -> dict[str
     return values
 
 
-def _batch_hash(stored: dict[str, str], batch: dict[str, str]) -> str:
-    """SQL for a batch row's `_row_hash` in the target's terms: its own when the columns agree."""
-    if stored == batch:
-        return quote(ROW_HASH)
-    return row_hash(_values_as_stored(stored, batch))
+@dataclass(frozen=True)
+class _AsStored:
+    """SQL over a batch row in the target's terms, where their column types may differ."""
+
+    hash: str
+    """The row's `_row_hash`: its own when the columns agree."""
+    keys: dict[str, str]
+    """Each primary key column's value, cast to the stored type. Compared in the batch's own
+    type, DuckDB would cast the stored side instead, and fail on a VARCHAR key widened from
+    numbers once a batch brings numbers again."""
+
+    @classmethod
+    def of(cls, stored: dict[str, str], batch: dict[str, str], keys: Sequence[str]) -> _AsStored:
+        values = _values_as_stored(stored, batch)
+        row = quote(ROW_HASH) if stored == batch else row_hash(values)
+        return cls(row, {k: values.get(k, quote(k)) for k in keys})
+
+    def key_select(self) -> str:
+        return ", ".join(f"{value} AS {quote(key)}" for key, value in self.keys.items())
+
+    def key_casts(self) -> str:
+        """`, <key> AS <key>` for every key whose stored type differs, for a `REPLACE`."""
+        return "".join(
+            f", {value} AS {quote(key)}" for key, value in self.keys.items() if value != quote(key)
+        )
 
 
 def write_batch(
@@ -301,7 +321,8 @@ def _write_into(
         _rehash(con, spec.target, stored)
     copied = [*columns, *_lineage_columns(con, spec, batch, existing)]
     write = {"append": _append, "merge": _merge, "scd2": _scd2}[spec.write]
-    outcome = write(con, spec, batch, copied, _batch_hash(stored, incoming), lineage)
+    as_stored = _AsStored.of(stored, incoming, spec.primary_key)
+    outcome = write(con, spec, batch, copied, as_stored, lineage)
     outcome.schema_changes = changes
     con.execute(f"DROP TABLE {batch}")
     return outcome
@@ -404,12 +425,12 @@ def _append(
     spec: WriteSpec,
     batch: str,
     columns: list[str],
-    batch_hash: str,
+    as_stored: _AsStored,
     lineage: Lineage,
 ) -> WriteOutcome:
     con.execute(
         f"INSERT INTO {spec.target} BY NAME SELECT {column_list(columns)}, "
-        f"{batch_hash} AS {quote(ROW_HASH)} FROM {batch}"
+        f"{as_stored.hash} AS {quote(ROW_HASH)} FROM {batch}"
     )
     return WriteOutcome(inserted=_count(con, batch))
 
@@ -422,15 +443,16 @@ def _changed_rows(
     con: duckdb.DuckDBPyConnection,
     spec: WriteSpec,
     batch: str,
-    batch_hash: str,
+    as_stored: _AsStored,
     current_only: bool,
 ) -> tuple[str, int, int]:
     """Collect the batch rows that are new or differ from their stored row.
 
-    Returns (table of those rows, with their `_row_hash` in the target's terms; new rows; changed
-    rows). Unchanged rows are left out, so reloading the same data rewrites nothing. The batch
-    row's hash (`batch_hash`, SQL over the batch) meets the stored `_row_hash` as narrow
-    (key, hash) pairs, so memory holds no whole rows; full rows are fetched only for the changes.
+    Returns (table of those rows, with their `_row_hash` and keys in the target's terms; new
+    rows; changed rows). Unchanged rows are left out, so reloading the same data rewrites
+    nothing. The batch row's hash (`as_stored.hash`, SQL over the batch) meets the stored
+    `_row_hash` as narrow (key, hash) pairs, so memory holds no whole rows; full rows are fetched
+    only for the changes.
     A stored row without a hash counts as changed. A changed row is missed only if its 64-bit hash
     collides with the old one's. The (row id, hash) pairs that differ are collected first, so an
     unchanged batch never has its whole rows read.
@@ -443,7 +465,8 @@ def _changed_rows(
         con,
         differ,
         f"WITH stored AS (SELECT {keys}, {quote(ROW_HASH)} AS __hash FROM {spec.target}{current}), "
-        f"incoming AS (SELECT rowid AS __row, {keys}, {batch_hash} AS __hash FROM {batch}) "
+        f"incoming AS (SELECT rowid AS __row, {as_stored.key_select()}, "
+        f"{as_stored.hash} AS __hash FROM {batch}) "
         f"SELECT i.__row, i.__hash, {found} AS __exists FROM incoming i "
         f"LEFT JOIN stored t ON {_key_match('t', 'i', spec.primary_key)} "
         f"WHERE t.__hash IS DISTINCT FROM i.__hash",
@@ -457,7 +480,7 @@ def _changed_rows(
     _create_table(
         con,
         changed,
-        f"SELECT b.* REPLACE (d.__hash AS {quote(ROW_HASH)}), d.__exists "
+        f"SELECT b.* REPLACE (d.__hash AS {quote(ROW_HASH)}{as_stored.key_casts()}), d.__exists "
         f"FROM {batch} b JOIN {differ} d ON b.rowid = d.__row{none}",
     )
     con.execute(f"DROP TABLE {differ}")
@@ -469,10 +492,10 @@ def _merge(
     spec: WriteSpec,
     batch: str,
     columns: list[str],
-    batch_hash: str,
+    as_stored: _AsStored,
     lineage: Lineage,
 ) -> WriteOutcome:
-    changed, inserted, updated = _changed_rows(con, spec, batch, batch_hash, current_only=False)
+    changed, inserted, updated = _changed_rows(con, spec, batch, as_stored, current_only=False)
     if updated:
         con.execute(
             f"DELETE FROM {spec.target} t USING {changed} c "
@@ -492,17 +515,18 @@ def _scd2(
     spec: WriteSpec,
     batch: str,
     columns: list[str],
-    batch_hash: str,
+    as_stored: _AsStored,
     lineage: Lineage,
 ) -> WriteOutcome:
     """History: a changed row closes its current version and opens a new one; a key absent from
     the batch (a full snapshot) has its current version closed."""
-    changed, inserted, updated = _changed_rows(con, spec, batch, batch_hash, current_only=True)
+    changed, inserted, updated = _changed_rows(con, spec, batch, as_stored, current_only=True)
     keys = column_list(spec.primary_key)
+    batch_keys = ", ".join(as_stored.keys.values())
     closed = con.execute(
         f"UPDATE {spec.target} t SET _valid_to = {lineage.at} "
         f"WHERE t._valid_to IS NULL AND (({keys}) IN (SELECT ({keys}) FROM {changed} "
-        f"WHERE __exists) OR ({keys}) NOT IN (SELECT ({keys}) FROM {batch}))"
+        f"WHERE __exists) OR ({keys}) NOT IN (SELECT ({batch_keys}) FROM {batch}))"
     ).fetchone()
     closed_count = int(closed[0]) if closed else 0
     con.execute(

@@ -184,6 +184,23 @@ def test_a_narrower_type_fits_without_a_change(warehouse: Warehouse) -> None:
     assert rows(warehouse) == [(1.5,), (2.0,)]
 
 
+@pytest.mark.parametrize("write", ["merge", "scd2"])
+def test_numbers_merge_into_a_key_widened_to_text(warehouse: Warehouse, write: str) -> None:
+    """Keys are compared in the stored type: compared as numbers, the stored 'x3' would fail."""
+    land(warehouse, [{"id": 2, "v": "b"}], write=write, key=["id"])
+    land(warehouse, [{"id": "2", "v": "b"}, {"id": "x3", "v": "c"}], write=write, key=["id"])
+
+    result = land(warehouse, [{"id": 2, "v": "B"}, {"id": 4, "v": "d"}], write=write, key=["id"])
+
+    assert (result.inserted, result.updated) == (1, 1)
+    if write == "merge":
+        current = rows(warehouse, "SELECT id, v FROM src.items")
+        assert sorted(current) == [("2", "B"), ("4", "d"), ("x3", "c")]
+    else:
+        current = rows(warehouse, "SELECT id, v FROM src.items WHERE _valid_to IS NULL")
+        assert sorted(current) == [("2", "B"), ("4", "d")], "x3 is absent, so it is closed"
+
+
 def test_freeze_refuses_any_difference_and_lists_it(warehouse: Warehouse) -> None:
     land(warehouse, [{"id": 1, "v": 1}])
 
