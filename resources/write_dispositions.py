@@ -150,10 +150,16 @@ def create_batch(
     """
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(spec.target_schema)}")
     incoming = columns_of(con, f"({rows_sql})")
-    clashes = sorted(RESERVED_COLUMNS & incoming.keys())
+    reserved = {name.lower() for name in RESERVED_COLUMNS}
+    clashes = sorted(name for name in incoming if name.lower() in reserved)
     if clashes:
         raise BatchError(f"the batch has columns reserved for the platform: {', '.join(clashes)}")
-    lands_by_rename = spec.write == "replace" or _existing_columns(con, spec) is None
+    existing = _existing_columns(con, spec)
+    if existing is not None and (renames := _stored_spelling(incoming, existing)):
+        pairs = ", ".join(f"{quote(old)} AS {quote(new)}" for old, new in renames.items())
+        rows_sql = f"SELECT * RENAME ({pairs}) FROM ({rows_sql})"
+        incoming = {renames.get(name, name): kind for name, kind in incoming.items()}
+    lands_by_rename = spec.write == "replace" or existing is None
     schema = quote(spec.target_schema) + "." if lands_by_rename else TEMPORARY
     batch = schema + quote(BATCH_PREFIX + lineage.load_id)
     validity = (
@@ -168,6 +174,18 @@ def create_batch(
         f"AS {quote(ROW_HASH)}{validity} FROM ({rows_sql})",
     )
     return batch
+
+
+def _stored_spelling(incoming: dict[str, str], existing: dict[str, str]) -> dict[str, str]:
+    """Batch columns named like a stored column but for case (`Email` for `email`), with the
+    stored name. DuckDB's names ignore case, so they are that column; spelled as stored, they
+    hash and compare as it does instead of failing to be added beside it."""
+    stored = {name.lower(): name for name in existing}
+    return {
+        name: stored[name.lower()]
+        for name in incoming
+        if name.lower() in stored and stored[name.lower()] != name
+    }
 
 
 def row_hash(values: Mapping[str, str]) -> str:
@@ -357,7 +375,8 @@ def _deduplicated(
     counted: Mapping[tuple[str, ...], KeyCounts],
 ) -> str:
     """The batch with one row per key: the latest by `order_by`, then by arrival order."""
-    missing = [k for k in spec.primary_key if k not in incoming]
+    present = {name.lower() for name in incoming}
+    missing = [k for k in spec.primary_key if k.lower() not in present]
     if missing:
         raise BatchError(f"primary_key column(s) missing from the batch: {', '.join(missing)}")
     keys = column_list(spec.primary_key)

@@ -201,6 +201,19 @@ def test_numbers_merge_into_a_key_widened_to_text(warehouse: Warehouse, write: s
         assert sorted(current) == [("2", "B"), ("4", "d")], "x3 is absent, so it is closed"
 
 
+def test_a_column_that_changed_case_is_the_stored_column(warehouse: Warehouse) -> None:
+    """DuckDB's names ignore case: an export that renames `email` to `Email` (or the key `id` to
+    `ID`) still merges into them, and the same rows are still unchanged."""
+    land(warehouse, [{"id": 1, "email": "a@x.io"}], write="merge", key=["id"])
+
+    same = land(warehouse, [{"ID": 1, "Email": "a@x.io"}], write="merge", key=["id"])
+    changed = land(warehouse, [{"ID": 1, "EMAIL": "b@x.io"}], write="merge", key=["id"])
+
+    assert (same.inserted, same.updated, same.schema_changes) == (0, 0, [])
+    assert (changed.inserted, changed.updated) == (0, 1)
+    assert rows(warehouse, "SELECT id, email FROM src.items") == [(1, "b@x.io")]
+
+
 def test_freeze_refuses_any_difference_and_lists_it(warehouse: Warehouse) -> None:
     land(warehouse, [{"id": 1, "v": 1}])
 
@@ -309,9 +322,10 @@ def test_batches_staged_in_parts_are_unioned_by_name(warehouse: Warehouse) -> No
     ]
 
 
-def test_lineage_column_names_in_the_data_are_refused(warehouse: Warehouse) -> None:
-    with pytest.raises(BatchError, match="reserved for the platform: _load_id"):
-        land(warehouse, [{"id": 1, "_load_id": "mine"}])
+@pytest.mark.parametrize("name", ["_load_id", "_Row_Hash"])
+def test_lineage_column_names_in_the_data_are_refused(warehouse: Warehouse, name: str) -> None:
+    with pytest.raises(BatchError, match=f"reserved for the platform: {name}"):
+        land(warehouse, [{"id": 1, name: "mine"}])
 
 
 def test_read_only_connections_cannot_write(warehouse: Warehouse) -> None:
