@@ -6,6 +6,7 @@ import csv
 import glob
 import gzip
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,12 +80,16 @@ class FileReader(ConfigurableResource):
         return files
 
 
+def _paths(files: Sequence[Path]) -> str:
+    return "[" + ", ".join(literal(str(f)) for f in files) + "]"
+
+
 def _scan_sql(table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPyConnection) -> str:
-    paths = "[" + ", ".join(literal(str(f)) for f in files) + "]"
+    paths = _paths(files)
     source_file = f"filename={literal(SOURCE_FILE)}"
     fmt = table.file_format
     if fmt in ("csv", "tsv"):
-        return f"SELECT * FROM read_csv({paths}, {_csv_options(table, files, con)}, {source_file})"
+        return _csv_scan(table, files, con, source_file)
     if fmt == "parquet":
         scan = f"read_parquet({paths}, {source_file})"
     else:
@@ -123,8 +128,48 @@ def _require_declared_columns(table: FileTable, present: set[str] | list[str]) -
         )
 
 
-def _csv_options(table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPyConnection) -> str:
-    """Explicit, strict read options.
+def _csv_scan(
+    table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPyConnection, source_file: str
+) -> str:
+    """One strict `read_csv` per run of consecutive files that share a header, united by name.
+
+    Files whose header differs (a column added to the export one day) are each read as strictly
+    as the others; a column a file lacks is null in its rows, and a column's type is the widest
+    its files need. Runs keep the files' order, so the latest file's rows still come last.
+    """
+    runs = _runs_by_header(table, files)
+    _require_declared_columns(table, sorted({name for names, _ in runs for name in names}))
+    return " UNION ALL BY NAME ".join(
+        f"SELECT * FROM read_csv({_paths(run)}, {_csv_options(table, run, names, con)}, "
+        f"{source_file})"
+        for names, run in runs
+    )
+
+
+def _runs_by_header(
+    table: FileTable, files: tuple[Path, ...]
+) -> list[tuple[list[str], tuple[Path, ...]]]:
+    """The files in runs of one header: (column names, files), in the files' order."""
+    if not table.header:
+        return [(list(table.columns), files)]
+    runs: list[tuple[list[str], tuple[Path, ...]]] = []
+    for path in files:
+        names = _header(path, table)
+        if not names:
+            raise FileReadError(f"{path}: no header row (set header: false and declare columns)")
+        if len(set(names)) != len(names):
+            raise FileReadError(f"{path}: the header repeats a column name: {names}")
+        if runs and runs[-1][0] == names:
+            runs[-1] = (names, (*runs[-1][1], path))
+        else:
+            runs.append((names, (path,)))
+    return runs
+
+
+def _csv_options(
+    table: FileTable, files: tuple[Path, ...], names: list[str], con: duckdb.DuckDBPyConnection
+) -> str:
+    """Explicit, strict read options for `files`, whose header is `names`.
 
     DuckDB's dialect sniffer can settle on a wrong column count for a short malformed file and
     then return no rows at all. So the dialect comes from the catalog, the column names from the
@@ -137,14 +182,8 @@ def _csv_options(table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPy
     )
     if table.null_strings:
         dialect += ", nullstr=[" + ", ".join(literal(s) for s in table.null_strings) + "]"
-    names = _header(files[0], table) if table.header else list(table.columns)
-    if not names:
-        raise FileReadError(f"{files[0]}: no header row (set header: false and declare columns)")
-    if len(set(names)) != len(names):
-        raise FileReadError(f"{files[0]}: the header repeats a column name: {names}")
-    _require_declared_columns(table, names)
     types = _sniffed_types(files, names, dialect, table.header, con)
-    types.update(table.columns)
+    types.update({name: kind for name, kind in table.columns.items() if name in types})
     columns = "{" + ", ".join(f"{literal(n)}: {literal(types[n])}" for n in names) + "}"
     return (
         f"{dialect}, header={str(table.header).lower()}, auto_detect=false, "

@@ -317,3 +317,28 @@ def test_declared_column_types_take_any_spelling_duckdb_knows(project: Project) 
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_name = 'scores' AND column_name IN ('id', 'score') ORDER BY column_name"
     ) == [("id", "INTEGER"), ("score", "DECIMAL(4,1)")]
+
+
+def test_files_whose_header_gained_a_column_land_in_one_table(project: Project) -> None:
+    """Each run of files with one header is read as strictly as any; the column a file lacks is
+    null in its rows, and the latest file still wins a key."""
+    project.file("in/day-1.csv", "id,total\n1,10\n2,20\n")
+    project.file("in/day-2.csv", "id,total,note\n2,25,late\n")
+    project.file("in/day-3.csv", "id,total\n2,30\n3,30.5\n")
+    project.source(
+        "shop",
+        """
+        name: shop
+        kind: files
+        tables: [{name: orders, path: "in/day-*.csv", primary_key: id, write: merge}]
+        """,
+    )
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.query("SELECT id, total, note, _source_file FROM shop.orders ORDER BY id") == [
+        (1, 10.0, None, "in/day-1.csv"),
+        (2, 30.0, None, "in/day-3.csv"),
+        (3, 30.5, None, "in/day-3.csv"),
+    ]
