@@ -91,7 +91,10 @@ def _scan_sql(table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPyCon
     if fmt in ("csv", "tsv"):
         return _csv_scan(table, files, con, source_file)
     if fmt == "parquet":
-        scan = f"read_parquet({paths}, {source_file})"
+        # Files read by position would take the first file's columns and types: a column added
+        # later would be dropped, a wider type cast down.
+        union = ", union_by_name=true" if len(files) > 1 else ""
+        scan = f"read_parquet({paths}, {source_file}{union})"
     else:
         layout = "newline_delimited" if fmt == "jsonl" else "array"
         scan = f"read_json({paths}, format={literal(layout)}, {_compression(table)}, {source_file})"

@@ -342,3 +342,29 @@ def test_files_whose_header_gained_a_column_land_in_one_table(project: Project) 
         (2, 30.0, None, "in/day-3.csv"),
         (3, 30.5, None, "in/day-3.csv"),
     ]
+
+
+def test_parquet_files_whose_schema_grew_lose_no_column_and_no_precision(
+    project: Project,
+) -> None:
+    (project.root / "in").mkdir(exist_ok=True)
+    pq.write_table(pa.table({"id": [1], "total": [10]}), project.root / "in/p-1.parquet")
+    pq.write_table(
+        pa.table({"id": [2], "total": [20.5], "note": ["late"]}), project.root / "in/p-2.parquet"
+    )
+    project.source(
+        "shop",
+        """
+        name: shop
+        kind: files
+        tables: [{name: orders, path: "in/p-*.parquet"}]
+        """,
+    )
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.query("SELECT id, total, note FROM shop.orders ORDER BY id") == [
+        (1, 10.0, None),
+        (2, 20.5, "late"),
+    ]
