@@ -215,7 +215,7 @@ def _collect_failures(
     failing = frame.filter(~predicate.passes)
     if len(predicate.columns) == 1:
         sample = failing.select(predicate.columns).head(SAMPLE_SIZE).collect()
-        count.samples = sample[predicate.columns[0]].to_list()
+        count.samples = sample[sample.columns[0]].to_list()  # as DuckDB spells the column
     elif predicate.columns:
         sample = failing.select(predicate.columns).head(SAMPLE_SIZE).collect()
         count.samples = sample.rows(named=True)

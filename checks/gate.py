@@ -22,6 +22,19 @@ from resources.duckdb_sql import quote
 from resources.uniqueness import KeyCounts, key_counts
 
 
+class _Columns(dict[str, str]):
+    """The batch's column types by name, found whatever the case, as DuckDB finds columns."""
+
+    def __missing__(self, name: str) -> str:
+        for column, kind in self.items():
+            if column.lower() == name.lower():
+                return kind
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and any(c.lower() == name.lower() for c in self)
+
+
 class CheckSetupError(Exception):
     """A rule cannot be evaluated on this batch (e.g. it names a column the batch lacks)."""
 
@@ -85,7 +98,9 @@ class QualityGate:
 
     def __call__(self, con: duckdb.DuckDBPyConnection, batch: str) -> Verdict:
         started = time.perf_counter()
-        columns = {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE {batch}").fetchall()}
+        columns = _Columns(
+            (str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE {batch}").fetchall()
+        )
         self._require_columns(columns)
         rows = int(con.execute(f"SELECT count(*) FROM {batch}").fetchone()[0])  # type: ignore[index]
         keep_rows = self.table.on_fail == "quarantine_rows"
@@ -121,7 +136,7 @@ class QualityGate:
         wanted |= {ref.column for ref in self.table.checks.references}
         for _, condition in self.compiled.expressions:
             wanted |= condition.columns
-        missing = sorted(wanted - columns.keys())
+        missing = sorted(name for name in wanted if name not in columns)
         if missing:
             available = ", ".join(c for c in columns if not c.startswith("_"))
             raise CheckSetupError(

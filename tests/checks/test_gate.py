@@ -330,3 +330,19 @@ def test_a_merge_recounts_its_key_when_quarantine_took_rows_out(warehouse: Wareh
             (1, 1),
             (2, 2),
         ]
+
+
+def test_checks_find_their_columns_whatever_the_case_of_the_header(warehouse: Warehouse) -> None:
+    """DuckDB's names ignore case, and so do the checks: `email` is the header's `Email`."""
+    checks = {
+        "columns": {
+            "email": {"regex": "^[^@]+@[^@]+$", "dtype": "varchar", "nullable": False},
+            "qty": {"min": 1},
+        },
+    }
+
+    result = land(warehouse, [{"Email": "a@b.io", "QTY": 0}, {"Email": "nope", "QTY": 2}], checks)
+
+    assert outcome(result, "email_regex") == (False, 1)
+    assert outcome(result, "email_dtype") == (True, 0)
+    assert outcome(result, "qty_min") == (False, 1)
