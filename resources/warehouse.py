@@ -25,7 +25,7 @@ from pydantic import Field, field_validator
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from resources.duckdb_client import scratch_connection
-from resources.duckdb_sql import literal, quote
+from resources.duckdb_sql import literal, quote, widen
 from resources.quarantine import record_verdict
 from resources.schema_evolution import SchemaChange
 from resources.warehouse_schema import ensure_platform_schema
@@ -216,10 +216,18 @@ class Load:
                 con.execute(f"CREATE TABLE {STAGED_TABLE} AS SELECT * FROM {view}")
                 self._staged = True
                 return
-            have = {r[0] for r in con.execute(f"DESCRIBE {STAGED_TABLE}").fetchall()}
-            for name, type_, *_ in con.execute(f"DESCRIBE {view}").fetchall():
-                if name not in have:
-                    con.execute(f"ALTER TABLE {STAGED_TABLE} ADD COLUMN {quote(name)} {type_}")
+            staged = {
+                str(name).lower(): str(kind)
+                for name, kind, *_ in con.execute(f"DESCRIBE {STAGED_TABLE}").fetchall()
+            }
+            for name, kind, *_ in con.execute(f"DESCRIBE {view}").fetchall():
+                have = staged.get(name.lower())
+                if have is None:
+                    con.execute(f"ALTER TABLE {STAGED_TABLE} ADD COLUMN {quote(name)} {kind}")
+                elif have != kind and (wider := widen(have, kind)) != have:
+                    con.execute(
+                        f"ALTER TABLE {STAGED_TABLE} ALTER COLUMN {quote(name)} TYPE {wider}"
+                    )
             con.execute(f"INSERT INTO {STAGED_TABLE} BY NAME SELECT * FROM {view}")
         finally:
             con.unregister(view)

@@ -538,3 +538,24 @@ def test_the_writer_runs_under_the_memory_limit(tmp_path: Path) -> None:
 
     with warehouse.writer() as con:
         assert con.execute("SELECT current_setting('memory_limit')").fetchone() == ("512.0 MiB",)
+
+
+def test_staged_parts_that_disagree_on_a_type_land_in_the_wider_one(warehouse: Warehouse) -> None:
+    """Pages of one batch follow the same ladder as loads: 5 then 2.5 is DOUBLE; then 'n/a' is
+    VARCHAR, holding every value as text."""
+    with warehouse.load("src", "items") as load:
+        load.stage(
+            [
+                pa.table({"id": [1], "v": [5]}),
+                pa.table({"id": [2], "v": [2.5]}),
+                pa.table({"id": [3], "v": ["n/a"]}),
+            ]
+        )
+        result = load.commit(WriteSpec("src", "items", "append"))
+
+    assert result.rows_in == 3
+    assert rows(warehouse, "SELECT id, v FROM src.items ORDER BY id") == [
+        (1, "5.0"),
+        (2, "2.5"),
+        (3, "n/a"),
+    ]
