@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from platform_assets.config.jsonpath import compiled
+from resources.rest.exact import dumps, table_from_columns, table_from_rows
 
 SEPARATOR = "__"
 PARENT_ID = "_parent_id"
@@ -30,39 +30,27 @@ def find_one(document: Any, path: str) -> Any:
     return values[0] if values else None
 
 
-def records_at(document: Any, path: str, layout: str = "rows") -> pa.Table:
+def records_at(document: Any, path: str, layout: str = "rows", required: bool = True) -> pa.Table:
     """The records at `path` as an Arrow table: a list of objects, one object, or (layout
-    `columns`) an object of equal-length arrays."""
+    `columns`) an object of equal-length arrays. `null` at the path, or (unless `required`)
+    no value at all, is a page without records; so are `null` items of a list. Every number
+    lands exactly (see `resources.rest.exact`); one that cannot raises `InexactNumberError`."""
     values = find(document, path)
-    if not values:
+    if not values and required:
         raise ValueError(f"no records at {path!r}")
     value = values[0] if len(values) == 1 else values
+    if value is None or (not values and not required):
+        return pa.table({})
     if layout == "columns":
         if not isinstance(value, dict):
             raise ValueError(f"records_layout: columns needs an object of arrays at {path!r}")
-        return pa.Table.from_pydict(value)
-    rows = value if isinstance(value, list) else [value]
+        return table_from_columns(value)
+    rows = [row for row in value if row is not None] if isinstance(value, list) else [value]
     if not rows:
         return pa.table({})
     if not all(isinstance(row, dict) for row in rows):
         rows = [row if isinstance(row, dict) else {"value": row} for row in rows]
-    try:
-        return pa.Table.from_pylist(rows)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return _from_mixed_rows(rows)
-
-
-def _from_mixed_rows(rows: list[dict[str, Any]]) -> pa.Table:
-    """Rows whose fields change type: such fields are kept as JSON text."""
-    names = list(dict.fromkeys(name for row in rows for name in row))
-    columns: dict[str, pa.Array] = {}
-    for name in names:
-        values = [row.get(name) for row in rows]
-        try:
-            columns[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            columns[name] = pa.array([None if v is None else json.dumps(v) for v in values])
-    return pa.table(columns)
+    return table_from_rows(rows)
 
 
 @dataclass
@@ -136,7 +124,7 @@ def _child_table(
 
 
 def _as_json(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    values = [None if v is None else json.dumps(v, default=str) for v in column.to_pylist()]
+    values = [None if v is None else dumps(v) for v in column.to_pylist()]
     return pa.chunked_array([pa.array(values, pa.string())])
 
 
@@ -150,8 +138,13 @@ def coalesce(
 
     def flush() -> Iterator[pa.Table]:
         try:
-            yield pa.concat_tables(pending, promote_options="permissive")
+            joined = pa.concat_tables(pending, promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError):
+            yield from pending
+            return
+        if all(_holds(joined.schema, part.schema) for part in pending):
+            yield joined
+        else:
             yield from pending
 
     for table in tables:
@@ -164,3 +157,38 @@ def coalesce(
             pending, count, size = [], 0, 0
     if pending:
         yield from flush()
+
+
+_INTEGER_DIGITS = {8: 3, 16: 5, 32: 10, 64: 20}
+
+
+def _holds(joined: pa.Schema, part: pa.Schema) -> bool:
+    """Whether every column of `part` keeps its values in `joined`'s type: Arrow's permissive
+    promotion turns int64 with uint64 into int64, and decimals with doubles into doubles."""
+    return all(_widens(field.type, joined.field(field.name).type) for field in part)
+
+
+def _widens(part: pa.DataType, joined: pa.DataType) -> bool:
+    if part == joined or pa.types.is_null(part):
+        return True
+    if pa.types.is_integer(part) and pa.types.is_integer(joined):
+        signed = pa.types.is_signed_integer
+        if signed(part) == signed(joined):
+            return bool(joined.bit_width >= part.bit_width)
+        return bool(signed(joined) and joined.bit_width > part.bit_width)
+    if pa.types.is_floating(part) and pa.types.is_floating(joined):
+        return bool(joined.bit_width >= part.bit_width)
+    if pa.types.is_decimal(joined) and (pa.types.is_integer(part) or pa.types.is_decimal(part)):
+        whole = joined.precision - joined.scale
+        if pa.types.is_integer(part):
+            return bool(whole >= _INTEGER_DIGITS[part.bit_width])
+        return bool(joined.scale >= part.scale and whole >= part.precision - part.scale)
+    if pa.types.is_struct(part) and pa.types.is_struct(joined):
+        names = {joined.field(i).name: joined.field(i).type for i in range(joined.num_fields)}
+        return all(
+            part.field(i).name in names and _widens(part.field(i).type, names[part.field(i).name])
+            for i in range(part.num_fields)
+        )
+    if _is_list(part) and _is_list(joined):
+        return _widens(part.value_type, joined.value_type)
+    return bool(pa.types.is_string(part) and pa.types.is_large_string(joined))
