@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from platform_assets.config.base import CatalogModel, SourceConfig, TableConfig
+from platform_assets.config.env import check_references
 from platform_assets.config.jsonpath import JsonPath
 from platform_assets.config.types import Duration
 
@@ -135,10 +136,16 @@ Paginator = Annotated[
 
 
 class ClientConfig(CatalogModel):
-    run_time_fields: ClassVar[frozenset[str]] = frozenset({"auth"})
+    """`headers` keep their `${VAR}` templates: every interpolated value is a secret, resolved
+    by a run and redacted from what it reports. `base_url` is resolved when the catalog loads
+    and is not secret (errors show it)."""
+
+    run_time_fields: ClassVar[frozenset[str]] = frozenset({"auth", "headers"})
     base_url: str = Field(pattern=r"^https?://")
     auth: Auth | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: Annotated[dict[str, str], AfterValidator(check_references)] = Field(
+        default_factory=dict
+    )
     paginator: Paginator | None = None
     rate_limit: RateLimit | None = None
     retry: RetryPolicy = Field(default_factory=lambda: RetryPolicy())
@@ -148,10 +155,18 @@ class ClientConfig(CatalogModel):
 
 
 class Endpoint(CatalogModel):
+    """`params` and `json` keep their `${VAR}` templates, like the client's `headers`."""
+
+    run_time_fields: ClassVar[frozenset[str]] = frozenset({"params", "json_body"})
     path: str = Field(min_length=1)
     method: Literal["GET", "POST"] = "GET"
-    params: dict[str, ScalarParam] = Field(default_factory=dict)
-    json_body: dict[str, Any] | None = Field(default=None, alias="json")
+    params: Annotated[dict[str, ScalarParam], AfterValidator(check_references)] = Field(
+        default_factory=dict
+    )
+    json_body: Annotated[dict[str, Any] | None, AfterValidator(check_references)] = Field(
+        default=None, alias="json"
+    )
+    retry_non_idempotent: bool = False
     records: JsonPath = "$"
     records_layout: Literal["rows", "columns"] = "rows"
     paginator: Paginator | None = None
@@ -169,6 +184,25 @@ class Endpoint(CatalogModel):
         return self
 
 
+def parse_timestamp(value: str) -> datetime | None:
+    """An ISO-8601 date or date-time (`2024-05-01T10:00:00+02:00`, `...Z`, no offset), else
+    None."""
+    if len(value) < 10 or not value[:4].isdigit() or value[4] != "-":
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
 class Incremental(CatalogModel):
     cursor_field: str = Field(min_length=1)
     param: str = Field(min_length=1)
@@ -176,6 +210,18 @@ class Incremental(CatalogModel):
     initial_value: str | None = None
     lookback: Duration | None = None
     end_value: str | None = None
+
+    @model_validator(mode="after")
+    def _lookback_needs_time_or_number(self) -> Incremental:
+        value = self.initial_value
+        if self.lookback is None or value is None:
+            return self
+        if parse_timestamp(value) is None and not _is_number(value):
+            raise ValueError(
+                f"lookback: {value!r} (initial_value) is neither an ISO-8601 timestamp nor a "
+                f"number, so a lookback cannot be subtracted from the cursor"
+            )
+        return self
 
 
 class RestTable(TableConfig):

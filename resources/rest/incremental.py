@@ -1,13 +1,24 @@
-"""Incremental cursors: where a run starts (last cursor minus lookback), the cursor reached."""
+"""Incremental cursors: where a run starts (last cursor minus lookback), the cursor reached.
+
+A cursor is a number, an ISO-8601 timestamp or other text. Timestamps are compared as instants
+(`2024-05-01T10:00:00+02:00` is before `2024-05-01T09:00:00Z`) and the cursor reached is stored
+in UTC, spelled `2024-05-01T08:00:00Z` (fractional seconds only when there are some); a
+timestamp without an offset stays without one. That is also the form sent as `param` after the
+first run (the first sends `initial_value` as written): ISO-8601 in UTC, which APIs that filter
+by timestamp accept.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from platform_assets.config.rest import Incremental
+from platform_assets.config.rest import Incremental, parse_timestamp
+from resources.rest.errors import RestError
 from resources.rest.records import SEPARATOR
 
 
@@ -16,59 +27,121 @@ def column_name(cursor_field: str) -> str:
     return cursor_field.replace(".", SEPARATOR)
 
 
-def _parse_time(value: str) -> datetime | None:
+def _number(value: str) -> float | None:
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return float(value)
     except ValueError:
         return None
 
 
 def start_value(config: Incremental, last: str | None) -> str | None:
-    """The value to request from: the last cursor (else `initial_value`), minus `lookback`."""
+    """The value to request from: the last cursor (else `initial_value`), minus `lookback`.
+    Raises `RestError` when `lookback` is set and the cursor is neither a timestamp nor a
+    number (the catalog refuses that already when `initial_value` shows it)."""
     value = last if last is not None else config.initial_value
     if value is None or last is None or config.lookback is None:
         return value
-    return shift(value, -config.lookback)
+    shifted = shift(value, -config.lookback)
+    if shifted is None:
+        raise RestError(
+            f"incremental.lookback needs a timestamp or numeric cursor, but cursor_field "
+            f"{config.cursor_field!r} holds {value!r}"
+        )
+    return shifted
 
 
-def shift(value: str, by: timedelta) -> str:
-    moment = _parse_time(value)
+def shift(value: str, by: timedelta) -> str | None:
+    """`value` moved by `by` (seconds, for a number); None when it is neither."""
+    moment = parse_timestamp(value)
     if moment is not None:
-        shifted = (moment + by).isoformat()
-        if value.endswith("Z"):
-            shifted = shifted.replace("+00:00", "Z")
-        return shifted
-    try:
-        number = float(value)
-    except ValueError:
-        return value
+        return _spelled(moment + by)
+    number = _number(value)
+    if number is None:
+        return None
     result = number + by.total_seconds()
     return str(int(result)) if result.is_integer() and "." not in value else str(result)
 
 
-def _key(value: str) -> tuple[int, float, str]:
-    try:
-        return (0, float(value), "")
-    except ValueError:
-        return (1, 0.0, value)
+def _spelled(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        return moment.isoformat()
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
+def _key(value: str) -> tuple[int, Any]:
+    number = _number(value)
+    if number is not None:
+        return (0, number)
+    moment = parse_timestamp(value)
+    if moment is not None:
+        return (1, moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    return (2, value)
 
 
 def later(a: str | None, b: str | None) -> str | None:
+    """The later of two cursors: numbers by value, timestamps as instants, else as text."""
     if a is None or b is None:
         return a if b is None else b
     return max(a, b, key=_key)
 
 
+def require_cursor(rows: pa.Table, config: Incremental) -> None:
+    """Raise `RestError` unless every row holds `cursor_field`: a cursor that is never found
+    would store no state and request `initial_value` on every run."""
+    if rows.num_rows == 0 or rows.num_columns == 0:
+        return
+    name = column_name(config.cursor_field)
+    if name not in rows.column_names:
+        raise RestError(f"incremental.cursor_field {config.cursor_field!r} is not in the records")
+    missing = rows.column(name).null_count
+    if missing:
+        raise RestError(
+            f"incremental.cursor_field {config.cursor_field!r} is missing (or null) in "
+            f"{missing} of {rows.num_rows} records"
+        )
+
+
 def batch_maximum(table: pa.Table, cursor_field: str) -> str | None:
+    """The largest cursor of `table` (timestamps as instants, stored in UTC), or None."""
     name = column_name(cursor_field)
     if name not in table.column_names or table.num_rows == 0:
         return None
-    maximum = pc.max(table.column(name)).as_py()
-    return None if maximum is None else str(maximum)
+    column = table.column(name)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        moments = _as_instants(column)
+        if moments is not None:
+            return _latest(moments)
+    maximum = pc.max(column).as_py()
+    if maximum is None:
+        return None
+    if isinstance(maximum, datetime):
+        return _spelled(maximum)
+    return str(maximum)
+
+
+def _as_instants(column: pa.ChunkedArray) -> list[datetime] | None:
+    """The column's values as timestamps, or None when one of them is not an ISO-8601 one."""
+    moments: list[datetime] = []
+    for value in pc.unique(column).to_pylist():
+        if value is None:
+            continue
+        moment = parse_timestamp(value)
+        if moment is None:
+            return None
+        moments.append(moment)
+    return moments
+
+
+def _latest(moments: Sequence[datetime]) -> str | None:
+    if not moments:
+        return None
+    latest = max(moments, key=lambda m: m if m.tzinfo else m.replace(tzinfo=UTC))
+    return _spelled(latest)
 
 
 def before_end(records: pa.Table, config: Incremental) -> pa.Table:
-    """Records whose cursor (`a.b` reaches into nested objects) is not past `end_value`."""
+    """Records whose cursor (`a.b` reaches into nested objects) is not past `end_value`,
+    timestamps compared as instants."""
     if config.end_value is None or records.num_rows == 0:
         return records
     first, *rest = config.cursor_field.split(".")
@@ -77,5 +150,10 @@ def before_end(records: pa.Table, config: Incremental) -> pa.Table:
     column: pa.ChunkedArray = records.column(first)
     for name in rest:
         column = pc.struct_field(column, name)
+    end_moment = parse_timestamp(config.end_value)
+    if end_moment is not None and pa.types.is_string(column.type):
+        end_key = _key(config.end_value)
+        keep = [None if value is None else _key(value) <= end_key for value in column.to_pylist()]
+        return records.filter(pa.array(keep, pa.bool_()))
     end = pa.scalar(config.end_value).cast(column.type)
     return records.filter(pc.less_equal(column, end))

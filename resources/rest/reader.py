@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,9 +24,11 @@ from resources.rest.errors import (
     RestError,
     RestResponseError,
 )
-from resources.rest.incremental import before_end
+from resources.rest.exact import InexactNumberError, column, loads
+from resources.rest.incremental import before_end, require_cursor
 from resources.rest.paginators import Fetched, PageRequest, Paging
 from resources.rest.records import SEPARATOR, flatten, records_at
+from resources.rest.secrets import is_template, resolve
 
 ROW_ID = "_row_id"
 """Added to rows of a table without a primary key that has child tables: their `_parent_id`."""
@@ -52,7 +53,15 @@ class RestReader(ConfigurableResource):
     cache_dir: str = Field(description="Where `cache_ttl` keeps cached GET responses.")
 
     def client(self, source: RestSource) -> RestClient:
-        return RestClient(source.client, Redactor(), Path(self.cache_dir) / f"{source.name}.sqlite")
+        """A client for one run of `source`; it resolves the source's `${VAR}` secrets."""
+        secret_params = frozenset(
+            name
+            for table in source.tables
+            for name, value in table.endpoint.params.items()
+            if is_template(value)
+        )
+        cache = Path(self.cache_dir) / f"{source.name}.sqlite"
+        return RestClient(source.client, Redactor(), cache, secret_params)
 
     def batches(
         self,
@@ -81,8 +90,9 @@ class _TableFetcher:
 
     def request(self, path: str) -> PageRequest:
         endpoint, incremental = self.table.endpoint, self.table.incremental
-        params: dict[str, Any] = dict(endpoint.params)
-        body = dict(endpoint.json_body) if endpoint.json_body is not None else None
+        redact = self.client.redact
+        params: dict[str, Any] = resolve(dict(endpoint.params), redact)
+        body = resolve(dict(endpoint.json_body), redact) if endpoint.json_body is not None else None
         if incremental is not None and self.start is not None:
             if incremental.param_location == "json":
                 body = {**(body or {}), incremental.param: self.start}
@@ -95,12 +105,12 @@ class _TableFetcher:
         next_request: PageRequest | None = paging.first(request)
         first = True
         while next_request is not None:
-            fetched, batch = self.fetch(next_request)
+            fetched, batch = self.fetch(next_request, first)
             yield batch
             remaining = paging.remaining(fetched) if first else None
             if remaining is not None:
                 for _page, more in ordered_parallel(
-                    self.fetch, remaining, self.source.client.max_workers
+                    self.fetch_later, remaining, self.source.client.max_workers
                 ):
                     yield more
                 return
@@ -115,34 +125,46 @@ class _TableFetcher:
         parent = self.table.endpoint.parent
         assert parent is not None
         placeholder = "{" + f"{parent[0]}.{parent[1]}" + "}"
-        column = parent_column(*parent)
+        column_name = parent_column(*parent)
 
         def for_parent(value: Any) -> list[Batch]:
             path = self.table.endpoint.path.replace(placeholder, quote(str(value), safe=""))
             batches = list(self.pages(self.request(path)))
             for batch in batches:
                 if batch.table.num_columns:
-                    values = pa.array([value] * batch.table.num_rows)
-                    batch.table = batch.table.append_column(column, values)
+                    # parent values come from the warehouse: UBIGINT, DECIMAL... kept exactly
+                    values = column(column_name, [value] * batch.table.num_rows)
+                    batch.table = batch.table.append_column(column_name, values)
             return batches
 
         for batches in ordered_parallel(for_parent, parent_values, self.source.client.max_workers):
             yield from batches
 
-    def fetch(self, request: PageRequest) -> tuple[Fetched, Batch]:
-        method = self.table.endpoint.method
-        response = self.client.request(method, request.url, request.params, request.json)
+    def fetch_later(self, request: PageRequest) -> tuple[Fetched, Batch]:
+        """A page after the first: one without the records key holds no records."""
+        return self.fetch(request, first=False)
+
+    def fetch(self, request: PageRequest, first: bool = True) -> tuple[Fetched, Batch]:
+        """The page at `request` and its records. On the first page of a call the `records`
+        path must exist (else the catalog's path is wrong); on later ones a missing key, like a
+        `null`, is a page without records."""
+        endpoint = self.table.endpoint
+        method = endpoint.method
+        response = self.client.request(
+            method, request.url, request.params, request.json, endpoint.retry_non_idempotent
+        )
         shown = f"{method} {self.client.redact(response.url)}"
         try:
-            document = json.loads(response.content)
+            document = loads(response.content)
         except ValueError as error:
             excerpt = self.client.redact(response.text[:BODY_EXCERPT])
             raise RestResponseError(
                 f"{shown}: the response is not valid JSON ({error}); it starts: {excerpt!r}"
             ) from None
-        endpoint = self.table.endpoint
         try:
-            records = records_at(document, endpoint.records, endpoint.records_layout)
+            records = records_at(document, endpoint.records, endpoint.records_layout, first)
+        except InexactNumberError as error:
+            raise RestResponseError(f"{shown}: {error}") from None
         except ValueError as error:
             raise RestResponseError(f"{shown}: records: {error}") from None
         fetched = Fetched(request, response, document, records.num_rows)
@@ -158,7 +180,28 @@ class _TableFetcher:
             records = before_end(records, self.table.incremental)
         records, ids = self._parent_ids(records)
         flat = flatten(records, self.table.max_nesting, ids)
+        self._require_primary_key(flat.table)
+        if self.table.incremental is not None:
+            require_cursor(flat.table, self.table.incremental)
         return Batch(flat.table, flat.children)
+
+    def _require_primary_key(self, rows: pa.Table) -> None:
+        """Every record carries every column of the primary key (a dependent table's parent
+        column is added later, by `dependent_pages`)."""
+        parent = self.table.endpoint.parent
+        added = parent_column(*parent) if parent is not None else None
+        for key in self.table.primary_key:
+            if key == added:
+                continue
+            if key not in rows.column_names:
+                raise RestError(f"primary key {key!r} is missing from the records")
+            missing = rows.column(key).null_count
+            if missing:
+                first = pc.index(pc.is_null(rows.column(key)), True).as_py()
+                raise RestError(
+                    f"primary key {key!r} is missing (or null) in {missing} of "
+                    f"{rows.num_rows} records (the first at position {first} of the page)"
+                )
 
     def _parent_ids(self, records: pa.Table) -> tuple[pa.Table, pa.ChunkedArray | None]:
         if not _has_child_lists(records.schema):
