@@ -25,6 +25,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from platform_assets.config.env import MissingVariableError
 from platform_assets.config.rest import ApiKeyAuth, ClientConfig, RateLimit
 from resources.rest.auth import ClientCredentials, build_auth
 from resources.rest.errors import BODY_EXCERPT, Redactor, RestError, RestHTTPError
@@ -102,11 +103,13 @@ class RestClient:
     ) -> None:
         self.config, self.redact = config, redact
         self.origin = origin(config.base_url)
-        self.secret_headers: dict[str, str] = {
-            name: resolve(value, redact)
-            for name, value in config.headers.items()
-            if is_template(value)
-        }
+        self.secret_headers: dict[str, str] = {}
+        for name, value in config.headers.items():
+            if is_template(value):
+                try:
+                    self.secret_headers[name] = resolve(value, redact)
+                except MissingVariableError as error:
+                    raise RestError(f"client.headers.{name}: {error}") from None
         self.session = self._session(cache_path, secret_params)
         self.timeout = config.timeout.total_seconds()
         self.auth = build_auth(config.auth, redact, self.session.post, self.timeout)

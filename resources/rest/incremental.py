@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pyarrow as pa
@@ -27,11 +28,13 @@ def column_name(cursor_field: str) -> str:
     return cursor_field.replace(".", SEPARATOR)
 
 
-def _number(value: str) -> float | None:
+def _number(value: str) -> Decimal | None:
+    """The number `value` spells, exactly (a float would tie 9007199254740993 with ...992)."""
     try:
-        return float(value)
-    except ValueError:
+        number = Decimal(value.strip())
+    except InvalidOperation:
         return None
+    return number if number.is_finite() else None
 
 
 def start_value(config: Incremental, last: str | None) -> str | None:
@@ -58,8 +61,10 @@ def shift(value: str, by: timedelta) -> str | None:
     number = _number(value)
     if number is None:
         return None
-    result = number + by.total_seconds()
-    return str(int(result)) if result.is_integer() and "." not in value else str(result)
+    result = number + Decimal(str(by.total_seconds()))
+    if result == result.to_integral_value() and "." not in value:
+        return str(int(result))
+    return str(result)
 
 
 def _spelled(moment: datetime) -> str:

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from platform_assets.config.env import MissingVariableError
 from platform_assets.config.rest import RestSource, RestTable, SinglePagePaginator
 from resources.rest.client import RestClient
 from resources.rest.concurrency import ordered_parallel, prefetch
@@ -91,8 +92,11 @@ class _TableFetcher:
     def request(self, path: str) -> PageRequest:
         endpoint, incremental = self.table.endpoint, self.table.incremental
         redact = self.client.redact
-        params: dict[str, Any] = resolve(dict(endpoint.params), redact)
-        body = resolve(dict(endpoint.json_body), redact) if endpoint.json_body is not None else None
+        try:
+            params: dict[str, Any] = resolve(dict(endpoint.params), redact)
+            body = resolve(endpoint.json_body, redact) if endpoint.json_body is not None else None
+        except MissingVariableError as error:
+            raise RestError(f"endpoint: {error}") from None
         if incremental is not None and self.start is not None:
             if incremental.param_location == "json":
                 body = {**(body or {}), incremental.param: self.start}
@@ -209,7 +213,7 @@ class _TableFetcher:
         key = self.table.primary_key
         missing = [k for k in key if k not in records.column_names]
         if missing:
-            raise RestError(f"primary_key column(s) {', '.join(missing)} not in the records")
+            raise RestError(f"primary key {missing[0]!r} is missing from the records")
         if len(key) == 1:
             return records, records.column(key[0])
         if key:

@@ -261,7 +261,8 @@ def test_a_secret_in_a_header_never_reaches_loads_event_log_or_metadata(
     rest_source(
         project,
         api,
-        "          - name: items\n            endpoint: {path: /items, params: {k: '${PARTNER_KEY}'}}",
+        "          - name: items\n"
+        "            endpoint: {path: /items, params: {k: '${PARTNER_KEY}'}}",
         client='headers: {X-Partner-Key: "${PARTNER_KEY}", Accept: application/json}',
     )
     catalog = project.catalog()

@@ -79,3 +79,8 @@ def test_a_first_page_without_the_records_key_is_still_an_error(
 
     with pytest.raises(RestResponseError, match=r"records: no records at '\$\.users'"):
         read(rest, tmp_path)
+
+
+def test_numeric_cursors_beyond_a_double_compare_exactly() -> None:
+    assert later("9007199254740993", "9007199254740992") == "9007199254740993"
+    assert later("9007199254740992", "9007199254740993") == "9007199254740993"

@@ -11,6 +11,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from resources.rest.errors import RestError
+from resources.rest.reader import RestReader
 from tests.resources.rest.server import api, json_response, read, source
 
 __all__ = ["api"]
@@ -158,3 +159,18 @@ def test_a_post_refused_with_429_is_retried(api: HTTPServer, tmp_path: Path) -> 
 
     assert rows.num_rows == 1
     assert client.retries == 1
+
+
+def test_a_header_variable_that_is_not_set_fails_the_run_naming_header_and_variable(
+    tmp_path: Path,
+) -> None:
+    rest = source(
+        "http://127.0.0.1:9",
+        client={"headers": {"X-Key": "${UNSET_HEADER_VAR}"}},
+        endpoint={"path": "/a"},
+    )
+
+    with pytest.raises(
+        RestError, match=r"client\.headers\.X-Key: environment variable UNSET_HEADER_VAR is not set"
+    ):
+        RestReader(cache_dir=str(tmp_path)).client(rest)
