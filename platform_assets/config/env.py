@@ -27,10 +27,10 @@ def references(text: str) -> list[str]:
 def interpolate(
     text: str,
     environ: Mapping[str, str] | None = None,
-    on_value: Callable[[str], None] | None = None,
+    on_value: Callable[[str, str], None] | None = None,
 ) -> str:
     """Replace every `${VAR}` / `${VAR:-default}` in `text` from `environ` (default: os.environ);
-    `on_value` is called with each value substituted (to register it as a secret)."""
+    `on_value(name, value)` is called for each substitution (to register it as a secret)."""
     references(text)
     env = os.environ if environ is None else environ
 
@@ -43,7 +43,7 @@ def interpolate(
         else:
             raise MissingVariableError(f"environment variable {name} is not set and has no default")
         if on_value is not None:
-            on_value(value)
+            on_value(name, value)
         return value
 
     return _REFERENCE.sub(substitute, text)

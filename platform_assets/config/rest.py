@@ -137,8 +137,8 @@ Paginator = Annotated[
 
 class ClientConfig(CatalogModel):
     """`headers` keep their `${VAR}` templates: every interpolated value is a secret, resolved
-    by a run and redacted from what it reports. `base_url` is resolved when the catalog loads
-    and is not secret (errors show it)."""
+    by a run and redacted from what it reports, unless its variable is in `public_variables`.
+    `base_url` is resolved when the catalog loads and is not secret (errors show it)."""
 
     run_time_fields: ClassVar[frozenset[str]] = frozenset({"auth", "headers"})
     base_url: str = Field(pattern=r"^https?://")
@@ -152,6 +152,7 @@ class ClientConfig(CatalogModel):
     timeout: Duration = timedelta(seconds=30)
     max_workers: int = Field(default=8, ge=1, le=64)
     cache_ttl: Duration | None = None
+    public_variables: frozenset[str] = frozenset()
 
 
 class Endpoint(CatalogModel):

@@ -29,7 +29,7 @@ from platform_assets.config.env import MissingVariableError
 from platform_assets.config.rest import ApiKeyAuth, ClientConfig, RateLimit
 from resources.rest.auth import ClientCredentials, build_auth
 from resources.rest.errors import BODY_EXCERPT, Redactor, RestError, RestHTTPError
-from resources.rest.secrets import is_template, origin, resolve
+from resources.rest.secrets import is_secret, origin, resolve
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -104,12 +104,16 @@ class RestClient:
         self.config, self.redact = config, redact
         self.origin = origin(config.base_url)
         self.secret_headers: dict[str, str] = {}
+        self.headers: dict[str, str] = {}
         for name, value in config.headers.items():
-            if is_template(value):
-                try:
-                    self.secret_headers[name] = resolve(value, redact)
-                except MissingVariableError as error:
-                    raise RestError(f"client.headers.{name}: {error}") from None
+            try:
+                resolved = resolve(value, redact, config.public_variables)
+            except MissingVariableError as error:
+                raise RestError(f"client.headers.{name}: {error}") from None
+            if is_secret(value, config.public_variables):
+                self.secret_headers[name] = resolved
+            else:
+                self.headers[name] = resolved
         self.session = self._session(cache_path, secret_params)
         self.timeout = config.timeout.total_seconds()
         self.auth = build_auth(config.auth, redact, self.session.post, self.timeout)
@@ -140,9 +144,7 @@ class RestClient:
         adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        session.headers.update(
-            {k: v for k, v in self.config.headers.items() if k not in self.secret_headers}
-        )
+        session.headers.update(self.headers)
         session.rebuild_auth = self._rebuild_auth_for(session)  # type: ignore[method-assign]
         return session
 

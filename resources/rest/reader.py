@@ -29,7 +29,7 @@ from resources.rest.exact import InexactNumberError, column, loads
 from resources.rest.incremental import before_end, require_cursor
 from resources.rest.paginators import Fetched, PageRequest, Paging
 from resources.rest.records import SEPARATOR, flatten, records_at
-from resources.rest.secrets import is_template, resolve
+from resources.rest.secrets import is_secret, resolve
 
 ROW_ID = "_row_id"
 """Added to rows of a table without a primary key that has child tables: their `_parent_id`."""
@@ -59,7 +59,7 @@ class RestReader(ConfigurableResource):
             name
             for table in source.tables
             for name, value in table.endpoint.params.items()
-            if is_template(value)
+            if is_secret(value, source.client.public_variables)
         )
         cache = Path(self.cache_dir) / f"{source.name}.sqlite"
         return RestClient(source.client, Redactor(), cache, secret_params)
@@ -91,10 +91,14 @@ class _TableFetcher:
 
     def request(self, path: str) -> PageRequest:
         endpoint, incremental = self.table.endpoint, self.table.incremental
-        redact = self.client.redact
+        redact, public = self.client.redact, self.source.client.public_variables
         try:
-            params: dict[str, Any] = resolve(dict(endpoint.params), redact)
-            body = resolve(endpoint.json_body, redact) if endpoint.json_body is not None else None
+            params: dict[str, Any] = resolve(dict(endpoint.params), redact, public)
+            body = (
+                resolve(endpoint.json_body, redact, public)
+                if endpoint.json_body is not None
+                else None
+            )
         except MissingVariableError as error:
             raise RestError(f"endpoint: {error}") from None
         if incremental is not None and self.start is not None:

@@ -12,30 +12,41 @@ from resources.rest.errors import Redactor
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def resolve(value: Any, redact: Redactor) -> Any:
+def resolve(value: Any, redact: Redactor, public: frozenset[str] = frozenset()) -> Any:
     """`value` (a string, or dicts and lists of them) with every `${VAR}` resolved; each value
-    substituted, and each string that held one, is given to `redact`."""
+    substituted, and each string that held one, is given to `redact`, except the values of the
+    variables named in `public` (declared not secret)."""
     if isinstance(value, str):
+        secret = False
+
+        def register(name: str, found: str) -> None:
+            nonlocal secret
+            if name not in public:
+                secret = True
+                redact.add(found)
+
         if not references(value):
             return value
-        resolved = interpolate(value, on_value=redact.add)
-        redact.add(resolved)
+        resolved = interpolate(value, on_value=register)
+        if secret:
+            redact.add(resolved)
         return resolved
     if isinstance(value, dict):
-        return {key: resolve(item, redact) for key, item in value.items()}
+        return {key: resolve(item, redact, public) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [resolve(item, redact) for item in value]
+        return [resolve(item, redact, public) for item in value]
     return value
 
 
-def is_template(value: Any) -> bool:
-    """Whether `value` holds a `${VAR}` reference, i.e. is a secret once resolved."""
+def is_secret(value: Any, public: frozenset[str] = frozenset()) -> bool:
+    """Whether `value` refers to a variable (`${VAR}`) not named in `public`: a secret once
+    resolved."""
     if isinstance(value, str):
-        return bool(references(value))
+        return any(name not in public for name in references(value))
     if isinstance(value, dict):
-        return any(is_template(item) for item in value.values())
+        return any(is_secret(item, public) for item in value.values())
     if isinstance(value, list | tuple):
-        return any(is_template(item) for item in value)
+        return any(is_secret(item, public) for item in value)
     return False
 
 

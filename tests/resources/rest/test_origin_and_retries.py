@@ -174,3 +174,32 @@ def test_a_header_variable_that_is_not_set_fails_the_run_naming_header_and_varia
         RestError, match=r"client\.headers\.X-Key: environment variable UNSET_HEADER_VAR is not set"
     ):
         RestReader(cache_dir=str(tmp_path)).client(rest)
+
+
+def test_a_variable_declared_public_is_neither_redacted_nor_kept_home(
+    api: HTTPServer, elsewhere: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGION", "eu-west")
+    away: list[dict[str, str]] = []
+    api.expect_request("/items").respond_with_json(
+        {"items": [{"id": 1}], "next": elsewhere.url_for("/page2")}
+    )
+    elsewhere.expect_request("/page2").respond_with_handler(
+        recorder(away, {"items": [{"id": 2}], "next": None})
+    )
+    rest = source(
+        api.url_for("/"),
+        client={
+            **SECRET_CLIENT,
+            "headers": {"X-Region": "${REGION}", "X-Tenant-Key": "${TENANT_KEY}"},
+            "public_variables": ["REGION"],
+        },
+        endpoint={"path": "/items", "records": "$.items", "paginator": "next_url"},
+    )
+
+    rows, client = read(rest, tmp_path)
+
+    assert rows.num_rows == 2
+    assert away[0]["X-Region"] == "eu-west"
+    assert "X-Tenant-Key" not in away[0]
+    assert client.redact("eu-west tenant-key-55") == "eu-west ***"
