@@ -40,6 +40,10 @@ class _MixedKinds(Exception):
 
 
 def _number(text: str) -> float | Decimal:
+    # A JSON float without exponent and under 17 characters has at most 15 significant digits,
+    # which a double always holds exactly (DBL_DIG), and cannot overflow: skip the checks.
+    if len(text) < 17 and "e" not in text and "E" not in text:
+        return float(text)
     value = float(text)
     if repr(value) == text or (math.isfinite(value) and Decimal(repr(value)) == Decimal(text)):
         return value
