@@ -104,6 +104,13 @@ def column(name: str, values: Sequence[Any]) -> pa.Array:
         kind = arrow_type(values, name)
     except _MixedKinds:
         return pa.array([None if v is None else dumps(v) for v in values], pa.string())
+    return typed(values, kind)
+
+
+def typed(values: Sequence[Any], kind: pa.DataType) -> pa.Array:
+    """`values` (Python, as JSON gives them or Arrow's `to_pylist` returns them) as an array of
+    `kind`, a type `arrow_type` chose for them: doubles become decimals by their shortest
+    spelling, the number they were read from."""
     return pa.array([_conform(v, kind) for v in values], kind)
 
 

@@ -11,7 +11,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from platform_assets.config.jsonpath import compiled
-from resources.rest.exact import dumps, table_from_columns, table_from_rows
+from resources.rest.errors import RestError
+from resources.rest.exact import (
+    MAX_DIGITS,
+    InexactNumberError,
+    arrow_type,
+    dumps,
+    table_from_columns,
+    table_from_rows,
+    typed,
+)
 
 SEPARATOR = "__"
 PARENT_ID = "_parent_id"
@@ -131,21 +140,21 @@ def _as_json(column: pa.ChunkedArray) -> pa.ChunkedArray:
 def coalesce(
     tables: Iterable[pa.Table], rows: int = 50_000, nbytes: int = 64 << 20
 ) -> Iterator[pa.Table]:
-    """Tables joined into parts of about `rows` rows (or `nbytes`), columns united by name;
-    parts whose types cannot be unified are passed on separately."""
+    """Tables joined into parts of about `rows` rows (or `nbytes`), columns united by name.
+    Numeric columns whose types differ between tables get the type that holds all their values
+    exactly (`resources.rest.exact`), or raise `RestError` naming the field when none does;
+    tables whose other types cannot be unified exactly are passed on separately."""
     pending: list[pa.Table] = []
     count = size = 0
 
     def flush() -> Iterator[pa.Table]:
-        try:
-            joined = pa.concat_tables(pending, promote_options="permissive")
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        joined = _joined(pending)
+        if joined is None:
+            joined = _joined(_numbers_united(pending))
+        if joined is None:
             yield from pending
-            return
-        if all(_holds(joined.schema, part.schema) for part in pending):
-            yield joined
         else:
-            yield from pending
+            yield joined
 
     for table in tables:
         if table.num_columns == 0:
@@ -157,6 +166,54 @@ def coalesce(
             pending, count, size = [], 0, 0
     if pending:
         yield from flush()
+
+
+def _joined(parts: list[pa.Table]) -> pa.Table | None:
+    """The parts as one table, if Arrow's promotion keeps every value; else None."""
+    try:
+        joined = pa.concat_tables(parts, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    return joined if all(_holds(joined.schema, part.schema) for part in parts) else None
+
+
+def _is_number(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_null(kind)
+    )
+
+
+def _numbers_united(parts: list[pa.Table]) -> list[pa.Table]:
+    """The parts with each numeric column whose type differs between them retyped to the one
+    type that holds all its values (int64 and uint64 values: DECIMAL(38,0) when some are
+    negative; doubles and decimals: a DECIMAL wide enough, else a `RestError`)."""
+    names = list(dict.fromkeys(name for part in parts for name in part.column_names))
+    targets: dict[str, pa.DataType] = {}
+    for name in names:
+        kinds = {part.schema.field(name).type for part in parts if name in part.column_names}
+        if len(kinds) == 1 or not all(_is_number(kind) for kind in kinds):
+            continue
+        values = [
+            value
+            for part in parts
+            if name in part.column_names
+            for value in part.column(name).to_pylist()
+        ]
+        try:
+            targets[name] = arrow_type(values, name)
+        except InexactNumberError as error:
+            raise RestError(str(error)) from None
+    united = []
+    for part in parts:
+        for name, kind in targets.items():
+            if name in part.column_names and part.schema.field(name).type != kind:
+                index = part.schema.get_field_index(name)
+                part = part.set_column(index, name, typed(part.column(name).to_pylist(), kind))
+        united.append(part)
+    return united
 
 
 _INTEGER_DIGITS = {8: 3, 16: 5, 32: 10, 64: 20}
@@ -178,6 +235,8 @@ def _widens(part: pa.DataType, joined: pa.DataType) -> bool:
         return bool(signed(joined) and joined.bit_width > part.bit_width)
     if pa.types.is_floating(part) and pa.types.is_floating(joined):
         return bool(joined.bit_width >= part.bit_width)
+    if pa.types.is_decimal(joined) and joined.precision > MAX_DIGITS:
+        return False
     if pa.types.is_decimal(joined) and (pa.types.is_integer(part) or pa.types.is_decimal(part)):
         whole = joined.precision - joined.scale
         if pa.types.is_integer(part):

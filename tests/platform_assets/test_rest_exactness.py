@@ -280,3 +280,31 @@ def test_a_secret_in_a_header_never_reaches_loads_event_log_or_metadata(
 
     specs = build_definitions(catalog).resolve_all_asset_specs()
     assert "hdr-secret-913" not in str([(s.key, s.metadata, s.description) for s in specs])
+
+
+def test_pages_whose_number_types_differ_land_in_the_type_that_holds_both(
+    project: Project, api: HTTPServer
+) -> None:
+    pages = {
+        "1": '[{"id": 5, "x": 1.5}]',
+        "2": '[{"id": 14933243513335727983, "x": 0.1234567890123456789}]',
+        "3": "[]",
+    }
+    api.expect_request("/items").respond_with_handler(
+        lambda request: raw(pages[request.args.get("page", "1")])
+    )
+    rest_source(
+        project,
+        api,
+        "          - name: items\n            endpoint: {path: /items, paginator: page_number}",
+    )
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.query(
+        "SELECT id::VARCHAR, typeof(id), x::VARCHAR, typeof(x) FROM api.items ORDER BY id"
+    ) == [
+        ("5", "UBIGINT", "1.5000000000000000000", "DECIMAL(20,19)"),
+        ("14933243513335727983", "UBIGINT", "0.1234567890123456789", "DECIMAL(20,19)"),
+    ]

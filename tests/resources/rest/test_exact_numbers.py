@@ -12,7 +12,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from resources.rest.errors import RestResponseError
+from resources.rest.errors import RestError, RestResponseError
 from resources.rest.reader import RestReader
 from resources.rest.records import coalesce
 from tests.resources.rest.server import api, read, source
@@ -151,21 +151,46 @@ def test_a_number_no_type_holds_exactly_fails_naming_field_and_value(
 
 
 @pytest.mark.parametrize(
-    ("first", "second"),
+    ("first", "second", "united"),
     [
-        (pa.array([1.5]), pa.array([Decimal("0.1234567890123456789")])),
-        (pa.array([5], pa.int64()), pa.array([14933243513335727983], pa.uint64())),
+        (
+            pa.array([1.5]),
+            pa.array([Decimal("0.1234567890123456789")]),
+            pa.array([Decimal("1.5"), Decimal("0.1234567890123456789")], pa.decimal128(20, 19)),
+        ),
+        (
+            pa.array([5], pa.int64()),
+            pa.array([14933243513335727983], pa.uint64()),
+            pa.array([5, 14933243513335727983], pa.uint64()),
+        ),
+        (
+            pa.array([-5], pa.int64()),
+            pa.array([14933243513335727983], pa.uint64()),
+            pa.array([Decimal(-5), Decimal(14933243513335727983)], pa.decimal128(38, 0)),
+        ),
+        (
+            pa.array([9007199254740993], pa.int64()),
+            pa.array([1.5]),
+            pa.array([Decimal(9007199254740993), Decimal("1.5")], pa.decimal128(17, 1)),
+        ),
     ],
 )
-def test_pages_whose_types_arrow_would_unite_with_rounding_are_passed_on_apart(
-    first: pa.Array, second: pa.Array
+def test_pages_whose_number_types_differ_are_united_in_the_type_that_holds_both(
+    first: pa.Array, second: pa.Array, united: pa.Array
 ) -> None:
     parts = list(coalesce([pa.table({"x": first}), pa.table({"x": second})]))
 
-    assert [part.column("x").to_pylist() for part in parts] == [
-        first.to_pylist(),
-        second.to_pylist(),
+    assert [part.column("x").combine_chunks() for part in parts] == [united]
+
+
+def test_pages_whose_numbers_no_type_holds_together_fail_naming_the_field() -> None:
+    pages = [
+        pa.table({"x": pa.array([Decimal("12345678901234567890123")])}),
+        pa.table({"x": pa.array([Decimal("0.1234567890123456789")])}),
     ]
+
+    with pytest.raises(RestError, match="field 'x': no exact type holds both"):
+        list(coalesce(pages))
 
 
 def test_pages_whose_types_widen_exactly_are_joined() -> None:
