@@ -140,8 +140,7 @@ class _TableFetcher:
             batches = list(self.pages(self.request(path)))
             for batch in batches:
                 if batch.table.num_columns:
-                    # parent values come from the warehouse: UBIGINT, DECIMAL... kept exactly
-                    values = column(column_name, [value] * batch.table.num_rows)
+                    values = _repeated(column_name, value, batch.table.num_rows)
                     batch.table = batch.table.append_column(column_name, values)
             return batches
 
@@ -226,6 +225,14 @@ class _TableFetcher:
         ids = pa.array([uuid.uuid4().hex for _ in range(records.num_rows)])
         records = records.append_column(ROW_ID, ids)
         return records, records.column(ROW_ID)
+
+
+def _repeated(name: str, value: Any, count: int) -> pa.Array:
+    """A parent value from the warehouse, `count` times; a UBIGINT or HUGEINT one exactly."""
+    try:
+        return pa.array([value] * count)
+    except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return column(name, [value] * count)
 
 
 def _has_child_lists(schema: pa.Schema) -> bool:
