@@ -16,6 +16,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from platform_assets.config.rest import RestSource, RestTable, SinglePagePaginator
+from resources.naming import normalized_records
 from resources.rest.client import RestClient
 from resources.rest.concurrency import ordered_parallel, prefetch
 from resources.rest.errors import (
@@ -39,6 +40,8 @@ class Batch:
 
     table: pa.Table
     children: dict[str, pa.Table] = field(default_factory=dict)
+    source_names: dict[str, str] = field(default_factory=dict)
+    """`{column: key path in the records}` for each name `column_names` changed."""
 
 
 def parent_column(table: str, field_path: str) -> str:
@@ -143,11 +146,15 @@ class _TableFetcher:
         endpoint = self.table.endpoint
         try:
             records = records_at(document, endpoint.records, endpoint.records_layout)
+            # Keys are named once, here, before anything reads them (keys, cursors, children).
+            records, source_names = normalized_records(records, self.table.column_names)
         except ValueError as error:
             raise RestResponseError(f"{shown}: records: {error}") from None
         fetched = Fetched(request, response, document, records.num_rows)
         try:
-            return fetched, self._batch(records)
+            batch = self._batch(records)
+            batch.source_names = source_names
+            return fetched, batch
         except RestError as error:
             raise RestResponseError(f"{shown}: {error}") from None
 
