@@ -8,6 +8,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from dagster import AssetKey, TableSchema
 from pytest_httpserver import HTTPServer
 
 from platform_assets.catalog import CatalogError
@@ -209,6 +210,23 @@ def test_a_table_may_set_its_own_convention(project: Project) -> None:
     assert columns(project, "lter.penguins")[:2] == ["study_name", "sample_number"]
 
 
+def test_the_column_schema_shows_each_column_with_its_source_name(project: Project) -> None:
+    penguins_source(project, table_fields="primary_key: [study_name, sample_number]")
+
+    report = project.run()
+
+    assert report.success, report.failures
+    event = project.instance.get_latest_materialization_event(AssetKey(["lter", "penguins"]))
+    assert event is not None and event.asset_materialization is not None
+    schema = event.asset_materialization.metadata["dagster/column_schema"].value
+    assert isinstance(schema, TableSchema)
+    described = {c.name: (c.type, c.description) for c in schema.columns}
+    assert described["body_mass_g"] == ("BIGINT", 'source name: "Body Mass (g)"')
+    assert described["study_name"] == ("VARCHAR", 'source name: "studyName"')
+    assert described["species"] == ("VARCHAR", 'source name: "Species"')
+    assert described["_load_id"] == ("UUID", None)
+
+
 def test_parquet_and_json_names_are_renamed_in_the_scan(project: Project) -> None:
     pq.write_table(
         pa.table({"Product ID": [1, 2], "unitPrice": [1.5, 2.5]}), project.root / "in.parquet"
@@ -277,7 +295,11 @@ def test_rest_keys_land_snake_case_at_every_level(project: Project, api: HTTPSer
         "SELECT _parent_id, phone_type, number FROM crm.contacts__phone_numbers"
     ) == [(1, "mobile", "+49 1")]
     assert project.scalar("SELECT cursor_value FROM _tributary.state") == "2024-03-01T10:00:00Z"
-
+    event = project.instance.get_latest_materialization_event(AssetKey(["crm", "contacts"]))
+    assert event is not None and event.asset_materialization is not None
+    schema = event.asset_materialization.metadata["dagster/column_schema"].value
+    described = {c.name: c.description for c in schema.columns}
+    assert described["home_address__zip_code"] == 'source name: "homeAddress.zipCode"'
 
 
 def test_rest_keys_that_land_as_one_name_fail_naming_both(
