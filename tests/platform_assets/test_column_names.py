@@ -255,6 +255,30 @@ def test_parquet_and_json_names_are_renamed_in_the_scan(project: Project) -> Non
     assert columns(project, "erp.orders") == ["order_id", "ship_to"]
 
 
+def test_a_stored_column_spelled_another_way_stops_the_load_rather_than_duplicate_it(
+    project: Project,
+) -> None:
+    """A table created before names were normalized holds `SignupDate`; the same header now
+    arrives as `signup_date`. Adding it beside the stored column would split the data, so the
+    load fails, saying how to rename the stored column, and the table is unchanged."""
+    project.file("in/customers.csv", "id,SignupDate\n1,2024-06-26\n")
+    yaml = "name: crm\nkind: files\n{}tables: [{{name: customers, path: in/customers.csv}}]\n"
+    project.source("crm", yaml.format("column_names: keep\n"))
+    assert project.run().success
+
+    project.source("crm", yaml.format(""))
+    report = project.run()
+
+    assert not report.success
+    assert report.failures == [
+        "source 'crm', table 'customers': column names changed spelling (stored "
+        '"SignupDate" arrives as "signup_date") and would land as second columns: rename the '
+        'stored columns once (ALTER TABLE "crm"."customers" RENAME COLUMN "SignupDate" TO '
+        '"signup_date"), or set column_names to the convention they were loaded with'
+    ]
+    assert columns(project, "crm.customers") == ["id", "SignupDate"]
+
+
 def test_rest_keys_land_snake_case_at_every_level(project: Project, api: HTTPServer) -> None:
     api.expect_request("/contacts").respond_with_json(
         [
