@@ -268,7 +268,7 @@ class QualityGate:
         keep_rows: bool,
         row_ids: dict[str, list[int]],
     ) -> CheckOutcome:
-        schema, table, target_column = target.split(".")
+        schema, table, target_column = target.split(".", 2)  # a kept name may hold dots
         exists = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
             "AND table_name = ?",

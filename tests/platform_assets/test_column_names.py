@@ -348,3 +348,30 @@ def test_rest_keys_that_land_as_one_name_fail_naming_both(
         'records: the columns "userId" and "user_id" both land as "user_id" '
         "(column_names: snake_case): rename one at the source, or set column_names: keep"
     )
+
+
+def test_kept_names_reach_across_tables_in_references(project: Project) -> None:
+    project.file("in/customers.csv", "Customer No.,Name\n1,Ada\n2,Ben\n")
+    project.file("in/orders.csv", "Order ID,Customer No.\n10,1\n11,3\n")
+    project.source(
+        "shop",
+        """
+        name: shop
+        kind: files
+        column_names: keep
+        tables:
+          - {name: customers, path: in/customers.csv}
+          - name: orders
+            path: in/orders.csv
+            checks:
+              references:
+                - {column: Customer No., to: shop.customers.Customer No., severity: warn}
+        """,
+    )
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.query("SELECT rule, passed, failures FROM _tributary.check_results") == [
+        ("every Customer No. exists in shop.customers.Customer No.", False, 1)
+    ]
