@@ -119,6 +119,8 @@ def _renamed_scan(
 ) -> str:
     """`scan` (a table function) with its columns renamed by `column_names`, e.g.
     `(SELECT * RENAME ("Body Mass (g)" AS "body_mass_g") FROM read_parquet(...))`."""
+    if table.column_names == "keep":
+        return scan  # nothing to rename: spare DuckDB the sampling pass that names the columns
     names = [str(row[0]) for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
     renamed = _landing_names(table.path, [n for n in names if n != SOURCE_FILE], table)
     if not renamed:

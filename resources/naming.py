@@ -15,6 +15,10 @@ catalog field that names a column uses the result.
   of punctuation alone (`%`) is `x`, as in dlt.
 - `keep`: names as the source spells them, any non-empty text; SQL quotes them.
 
+No small library implements these rules (`inflection.underscore` keeps punctuation such as
+`(g)`; `python-slugify` does not split camelCase), and dlt is too large a dependency for one
+function, so they are written out here and tested against dlt's examples.
+
 DuckDB's names ignore case, so two names that differ only in case are one column: under either
 convention, two source names that land as one column are a `ColumnNameClash`, never merged.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Literal, get_args
 
 import pyarrow as pa
@@ -49,6 +54,7 @@ class ColumnNameClash(ColumnNameError):
     """Two source names land as one column name."""
 
 
+@lru_cache(maxsize=8192)  # the same keys come back on every page of an API
 def snake_case(name: str) -> str:
     """`name` in lowercase snake case, e.g. `Body Mass (g)` → `body_mass_g`.
 
