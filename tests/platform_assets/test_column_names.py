@@ -375,3 +375,27 @@ def test_kept_names_reach_across_tables_in_references(project: Project) -> None:
     assert project.query("SELECT rule, passed, failures FROM _tributary.check_results") == [
         ("every Customer No. exists in shop.customers.Customer No.", False, 1)
     ]
+
+
+def test_a_nested_field_and_a_key_that_flatten_to_one_column_fail_naming_it(
+    project: Project, api: HTTPServer
+) -> None:
+    api.expect_request("/contacts").respond_with_json(
+        [{"id": 1, "user__name": "flat", "user": {"name": "nested"}}]
+    )
+    project.source(
+        "crm",
+        f"""
+        name: crm
+        kind: rest
+        client: {{base_url: "{api.url_for("/")}"}}
+        tables: [{{name: contacts, endpoint: {{path: /contacts}}}}]
+        """,
+    )
+
+    report = project.run()
+
+    assert not report.success
+    assert report.failures[0].endswith(
+        'two fields land as the column "user__name": a nested field and a key spelled with "__"'
+    )
