@@ -399,3 +399,39 @@ def test_a_nested_field_and_a_key_that_flatten_to_one_column_fail_naming_it(
     assert report.failures[0].endswith(
         'two fields land as the column "user__name": a nested field and a key spelled with "__"'
     )
+
+
+@pytest.mark.parametrize(
+    ("tables", "problem"),
+    [
+        (
+            "[{name: contacts, endpoint: {path: /contacts},"
+            " incremental: {cursor_field: meta.updatedAt, param: since}}]",
+            "tables[0]: incremental.cursor_field: 'updatedAt' is not a column name under "
+            "column_names: snake_case; the column is named 'updated_at'",
+        ),
+        (
+            "[{name: contacts, endpoint: {path: /contacts}},"
+            ' {name: notes, endpoint: {path: "/contacts/{contacts.contactId}/notes"}}]',
+            "(file): table 'notes': endpoint.path: 'contactId' is not a column name under "
+            "column_names: snake_case; the column is named 'contact_id'",
+        ),
+    ],
+)
+def test_rest_fields_that_name_columns_are_catalog_errors_when_spelled_the_api_way(
+    project: Project, tables: str, problem: str
+) -> None:
+    project.source(
+        "crm",
+        f"""
+        name: crm
+        kind: rest
+        client: {{base_url: "http://127.0.0.1:9"}}
+        tables: {tables}
+        """,
+    )
+
+    with pytest.raises(CatalogError) as raised:
+        project.catalog()
+
+    assert raised.value.problems == [f"catalog/crm.yaml: {problem}"]
