@@ -114,7 +114,9 @@ def normalized_names(names: Iterable[str], naming: ColumnNaming) -> list[str]:
     """
     landed: list[str] = []
     seen: dict[str, str] = {}
-    for name in names:
+    for position, name in enumerate(names, start=1):
+        if not name.strip():
+            raise ColumnNameError(f"column {position} has no name")
         new = normalize(name, naming)
         if (first := seen.get(new.lower())) is not None:
             raise ColumnNameClash(_clash(first, name, new, naming))

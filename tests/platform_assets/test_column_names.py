@@ -147,6 +147,18 @@ def test_two_headers_that_land_as_one_column_fail_the_load_naming_both_and_the_f
     ) == [(0,)]
 
 
+def test_a_header_cell_without_a_name_fails_naming_the_file_and_position(
+    project: Project,
+) -> None:
+    """Exports often end their header with a comma; DuckDB's binder error named neither."""
+    path = project.file("in/items.csv", "id,price,\n1,2,\n")
+    project.source("shop", "name: shop\nkind: files\ntables: [{name: items, path: in/items.csv}]\n")
+
+    report = project.run()
+
+    assert report.failures == [f"source 'shop', table 'items': {path}: column 3 has no name"]
+
+
 def test_keep_lands_names_as_spelled_and_checks_and_keys_use_them(project: Project) -> None:
     penguins_source(
         project,
