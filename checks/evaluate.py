@@ -36,7 +36,7 @@ import polars as pl
 from pandera.api.function_dispatch import Dispatcher
 from pandera.backends.narwhals.checks import NarwhalsCheckBackend
 
-from checks.rules import CompiledChecks, rule_name
+from checks.rules import CompiledChecks, rule_label, rule_name
 from resources.duckdb_sql import column_list, quote
 
 pa.Check.register_backend(nw.LazyFrame, NarwhalsCheckBackend)
@@ -133,7 +133,9 @@ def _count_in_sql(
 def _predicates(compiled: CompiledChecks, frame: nw.LazyFrame) -> Iterator[_Predicate]:
     for name, column in compiled.schema.columns.items():
         if not column.nullable:
-            yield _Predicate(f"{name}_not_null", (name,), ~nw.col(name).is_null(), by_value=True)
+            yield _Predicate(
+                f"{rule_label(name)}_not_null", (name,), ~nw.col(name).is_null(), by_value=True
+            )
         for check in column.checks:
             if is_builtin(check):
                 output = check(frame, name).check_output

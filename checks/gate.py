@@ -205,7 +205,7 @@ class QualityGate:
         if rule.name == "schema_change":
             return self._schema_change(con, rule, columns, rows)
         if rule.name.startswith("references_"):
-            reference = next(r for r in checks.references if rule.name == f"references_{r.column}")
+            reference = next(r for r in checks.references if r.column == rule.column)
             return self._reference(
                 con, batch, rule, reference.column, reference.to, rows, keep_rows, row_ids
             )
@@ -268,7 +268,7 @@ class QualityGate:
         keep_rows: bool,
         row_ids: dict[str, list[int]],
     ) -> CheckOutcome:
-        schema, table, target_column = target.split(".")
+        schema, table, target_column = target.split(".", 2)  # a kept name may hold dots
         exists = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
             "AND table_name = ?",

@@ -16,6 +16,7 @@ import pandera.polars as pa
 
 from checks.expressions import RowCondition, parse_condition
 from platform_assets.config.checks import ColumnChecks, TableChecks
+from resources.naming import snake_case
 
 RuleKind = Literal["value", "not_null", "expression", "unique", "dtype", "table", "model"]
 
@@ -49,19 +50,20 @@ def compile_checks(checks: TableChecks) -> CompiledChecks:
     rules: list[Rule] = []
     columns: dict[str, pa.Column] = {}
     for name, spec in checks.columns.items():
+        label = rule_label(name)
         column_checks = _value_checks(name, spec, rules)
         if not spec.nullable:
             rules.append(
-                Rule(f"{name}_not_null", "not_null", spec.severity, f"{name} is never null", name)
+                Rule(f"{label}_not_null", "not_null", spec.severity, f"{name} is never null", name)
             )
         if spec.unique:
             rules.append(
-                Rule(f"{name}_unique", "unique", spec.severity, f"{name} values are unique", name)
+                Rule(f"{label}_unique", "unique", spec.severity, f"{name} values are unique", name)
             )
         if spec.dtype:
             rules.append(
                 Rule(
-                    f"{name}_dtype",
+                    f"{label}_dtype",
                     "dtype",
                     spec.severity,
                     f"{name} has type {spec.dtype}",
@@ -116,7 +118,7 @@ def _value_checks(name: str, spec: ColumnChecks, rules: list[Rule]) -> list[pa.C
         found.append(("str_length", length, check))
     checks = []
     for suffix, description, check in found:
-        check.name = f"{name}_{suffix}"
+        check.name = f"{rule_label(name)}_{suffix}"
         rules.append(Rule(check.name, "value", spec.severity, description, name))
         checks.append(check)
     return checks
@@ -146,7 +148,7 @@ def _table_rules(checks: TableChecks) -> list[Rule]:
     for reference in checks.references:
         rules.append(
             Rule(
-                f"references_{reference.column}",
+                f"references_{rule_label(reference.column)}",
                 "table",
                 reference.severity,
                 f"every {reference.column} exists in {reference.to}",
@@ -156,7 +158,7 @@ def _table_rules(checks: TableChecks) -> list[Rule]:
     if (age := checks.max_age) is not None:
         rules.append(
             Rule(
-                f"max_age_{age.column}",
+                f"max_age_{rule_label(age.column)}",
                 "table",
                 age.severity,
                 f"the newest {age.column} is at most {age.max_age} old",
@@ -166,12 +168,18 @@ def _table_rules(checks: TableChecks) -> list[Rule]:
     return rules
 
 
+def rule_label(column: str) -> str:
+    """A column as it appears in rule (and Dagster asset check) names, which allow only
+    letters, digits and `_`: its snake_case form (`Body Mass (g)` → `body_mass_g`)."""
+    return snake_case(column)
+
+
 def rule_name(column: str | None, check: pa.Check) -> str:
     """The rule (and asset check) name of a pandera check: `<column>_<check>`."""
     name = str(check.name)
-    if column is None or name.startswith(f"{column}_"):
+    if column is None or name.startswith(f"{rule_label(column)}_"):
         return name
-    return f"{column}_{name}"
+    return f"{rule_label(column)}_{name}"
 
 
 def load_model(path: str) -> pa.DataFrameSchema:

@@ -43,7 +43,11 @@ def freshness_policy(source: SourceConfig) -> FreshnessPolicy | None:
 
 
 def asset_spec(source: SourceConfig, table: TableConfig, kinds: set[str]) -> AssetSpec:
-    metadata: dict[str, Any] = {"write": table.write, "schema_policy": table.schema_policy}
+    metadata: dict[str, Any] = {
+        "write": table.write,
+        "schema_policy": table.schema_policy,
+        "column_names": table.column_names,
+    }
     if table.primary_key:
         metadata["primary_key"] = ", ".join(table.primary_key)
     if source.schedule:

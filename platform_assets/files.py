@@ -18,6 +18,7 @@ def _extract(reader: FileReader, _source: SourceConfig, table: TableConfig) -> E
     def stage(load: Load) -> None:
         scan = reader.scan(table)
         load.bytes_read = scan.bytes
+        load.source_names.update(scan.source_names)
         load.scan(scan.sql)
 
     return stage

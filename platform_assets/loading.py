@@ -13,6 +13,8 @@ from dagster import (
     AssetKey,
     Failure,
     MaterializeResult,
+    TableColumn,
+    TableSchema,
 )
 
 from checks.asset_checks import check_results
@@ -124,9 +126,24 @@ def load_events(
     """What Dagster hears of a load: its materialization (unless the gate blocked it), then the
     outcome of every selected check."""
     if not result.blocked:
-        yield MaterializeResult(asset_key=key, metadata=dict(metadata))
+        data = dict(metadata)
+        if result.columns:
+            data["dagster/column_schema"] = column_schema(result.columns, result.source_names)
+        yield MaterializeResult(asset_key=key, metadata=data)
     if result.verdict is not None:
         yield from check_results(key, result.verdict, selected_checks)
+
+
+def column_schema(columns: Mapping[str, str], source_names: Mapping[str, str]) -> TableSchema:
+    """The table's columns for Dagster's UI, each column the reader renamed described by the
+    name it has in the source: `body_mass_g` has `source name: "Body Mass (g)"`."""
+    described = {name: f'source name: "{source}"' for name, source in source_names.items()}
+    return TableSchema(
+        columns=[
+            TableColumn(name, kind, description=described.get(name))
+            for name, kind in columns.items()
+        ]
+    )
 
 
 def blocked_message(source: SourceConfig, table: TableConfig, result: LoadResult) -> str | None:

@@ -178,6 +178,7 @@ def _stage(
         def rows() -> Iterator[pa.Table]:
             nonlocal cursor
             for batch in reader.batches(client, source, table, start, parents):
+                load.source_names.update(batch.source_names)
                 if table.incremental is not None:
                     cursor = later(
                         cursor, batch_maximum(batch.table, table.incremental.cursor_field)

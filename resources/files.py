@@ -7,7 +7,7 @@ import glob
 import gzip
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -17,6 +17,7 @@ from pydantic import Field
 from platform_assets.config.files import FileTable
 from resources.duckdb_client import scratch_connection
 from resources.duckdb_sql import literal, quote
+from resources.naming import ColumnNameError, renames
 from resources.warehouse_schema import SOURCE_FILE
 
 
@@ -31,6 +32,8 @@ class FileScan:
     sql: str
     files: tuple[Path, ...]
     bytes: int
+    source_names: dict[str, str] = field(default_factory=dict)
+    """`{column: name in the files}` for each column that `column_names` renamed."""
 
 
 class FileReader(ConfigurableResource):
@@ -44,12 +47,14 @@ class FileReader(ConfigurableResource):
 
     def scan(self, table: FileTable) -> FileScan:
         files = self.matching_files(table)
+        source_names: dict[str, str] = {}
         with scratch_connection() as scratch:
-            sql = _scan_sql(table, files, scratch)
+            sql = _scan_sql(table, files, scratch, source_names)
         return FileScan(
             sql=self._with_relative_names(sql, files),
             files=files,
             bytes=sum(f.stat().st_size for f in files),
+            source_names=source_names,
         )
 
     def _with_relative_names(self, sql: str, files: tuple[Path, ...]) -> str:
@@ -84,12 +89,19 @@ def _paths(files: Sequence[Path]) -> str:
     return "[" + ", ".join(literal(str(f)) for f in files) + "]"
 
 
-def _scan_sql(table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPyConnection) -> str:
+def _scan_sql(
+    table: FileTable,
+    files: tuple[Path, ...],
+    con: duckdb.DuckDBPyConnection,
+    source_names: dict[str, str],
+) -> str:
+    """The query reading `files`, its columns named as `column_names` lands them; each column
+    it renames is added to `source_names`."""
     paths = _paths(files)
     source_file = f"filename={literal(SOURCE_FILE)}"
     fmt = table.file_format
     if fmt in ("csv", "tsv"):
-        return _csv_scan(table, files, con, source_file)
+        return _csv_scan(table, files, con, source_file, source_names)
     if fmt == "parquet":
         # Files read by position would take the first file's columns and types: a column added
         # later would be dropped, a wider type cast down.
@@ -98,7 +110,33 @@ def _scan_sql(table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPyCon
     else:
         layout = "newline_delimited" if fmt == "jsonl" else "array"
         scan = f"read_json({paths}, format={literal(layout)}, {_compression(table)}, {source_file})"
+    scan = _renamed_scan(table, scan, con, source_names)
     return f"SELECT {_typed_columns(table, scan, con)} FROM {scan}"
+
+
+def _renamed_scan(
+    table: FileTable, scan: str, con: duckdb.DuckDBPyConnection, source_names: dict[str, str]
+) -> str:
+    """`scan` (a table function) with its columns renamed by `column_names`, e.g.
+    `(SELECT * RENAME ("Body Mass (g)" AS "body_mass_g") FROM read_parquet(...))`."""
+    if table.column_names == "keep":
+        return scan  # nothing to rename: spare DuckDB the sampling pass that names the columns
+    names = [str(row[0]) for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+    renamed = _landing_names(table.path, [n for n in names if n != SOURCE_FILE], table)
+    if not renamed:
+        return scan
+    source_names.update({new: old for old, new in renamed.items()})
+    pairs = ", ".join(f"{quote(old)} AS {quote(new)}" for old, new in renamed.items())
+    return f"(SELECT * RENAME ({pairs}) FROM {scan})"
+
+
+def _landing_names(where: str | Path, names: list[str], table: FileTable) -> dict[str, str]:
+    """`{name in the file: column}` for the names `column_names` changes. Raises FileReadError
+    naming `where` when two names land as one column."""
+    try:
+        return renames(names, table.column_names)
+    except ColumnNameError as error:
+        raise FileReadError(f"{where}: {error}") from None
 
 
 _JSON_COMPRESSION = {"auto": "auto_detect", "none": "uncompressed", "gzip": "gzip"}
@@ -132,7 +170,11 @@ def _require_declared_columns(table: FileTable, present: set[str] | list[str]) -
 
 
 def _csv_scan(
-    table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPyConnection, source_file: str
+    table: FileTable,
+    files: tuple[Path, ...],
+    con: duckdb.DuckDBPyConnection,
+    source_file: str,
+    source_names: dict[str, str],
 ) -> str:
     """One strict `read_csv` per run of consecutive files that share a header, united by name.
 
@@ -140,7 +182,7 @@ def _csv_scan(
     as the others; a column a file lacks is null in its rows, and a column's type is the widest
     its files need. Runs keep the files' order, so the latest file's rows still come last.
     """
-    runs = _runs_by_header(table, files)
+    runs = _runs_by_header(table, files, source_names)
     _require_declared_columns(table, sorted({name for names, _ in runs for name in names}))
     return " UNION ALL BY NAME ".join(
         f"SELECT * FROM read_csv({_paths(run)}, {_csv_options(table, run, names, con)}, "
@@ -150,9 +192,10 @@ def _csv_scan(
 
 
 def _runs_by_header(
-    table: FileTable, files: tuple[Path, ...]
+    table: FileTable, files: tuple[Path, ...], source_names: dict[str, str]
 ) -> list[tuple[list[str], tuple[Path, ...]]]:
-    """The files in runs of one header: (column names, files), in the files' order."""
+    """The files in runs of one header: (column names as they land, files), in the files'
+    order. The header's names are renamed by `column_names` (read_csv takes the names given)."""
     if not table.header:
         return [(list(table.columns), files)]
     runs: list[tuple[list[str], tuple[Path, ...]]] = []
@@ -160,8 +203,9 @@ def _runs_by_header(
         names = _header(path, table)
         if not names:
             raise FileReadError(f"{path}: no header row (set header: false and declare columns)")
-        if len(set(names)) != len(names):
-            raise FileReadError(f"{path}: the header repeats a column name: {names}")
+        renamed = _landing_names(path, names, table)
+        source_names.update({new: old for old, new in renamed.items()})
+        names = [renamed.get(name, name) for name in names]
         if runs and runs[-1][0] == names:
             runs[-1] = (names, (*runs[-1][1], path))
         else:

@@ -124,6 +124,10 @@ class LoadResult:
     schema_changes: list[SchemaChange] = field(default_factory=list)
     verdict: Verdict | None = None
     quarantined: int = 0
+    columns: dict[str, str] = field(default_factory=dict)
+    """The table's columns and types after the load (lineage columns included)."""
+    source_names: dict[str, str] = field(default_factory=dict)
+    """`{column: name in the source}` for each column the reader's `column_names` renamed."""
 
     @property
     def blocked(self) -> bool:
@@ -176,6 +180,8 @@ class Load:
             warehouse.staging_directory / f"{source}.{table}.{self.load_id}.{os.getpid()}.duckdb"
         )
         self.bytes_read = 0
+        self.source_names: dict[str, str] = {}
+        """Set by the reader: `{column: name in the source}` for each column it renamed."""
         self.requests = 0
         self.retries = 0
         self._connection: duckdb.DuckDBPyConnection | None = None
@@ -257,6 +263,7 @@ class Load:
                 )
             else:
                 outcome = self._write(con, spec, lineage, rows_sql, cursor, gate)
+            columns = stored_columns(con, spec)
         finished = time.perf_counter()
         return LoadResult(
             load_id=self.load_id,
@@ -277,6 +284,8 @@ class Load:
             schema_changes=outcome.schema_changes,
             verdict=outcome.verdict,
             quarantined=outcome.quarantined,
+            columns=columns,
+            source_names=dict(self.source_names),
         )
 
     def _write(
@@ -525,3 +534,14 @@ class Warehouse(ConfigurableResource):
             yield con
         finally:
             con.close()
+
+
+def stored_columns(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> dict[str, str]:
+    """`{column: type}` of the load's target table, in table order; empty when there is none."""
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ? "
+        "ORDER BY ordinal_position",
+        [spec.target_schema, spec.target_table],
+    ).fetchall()
+    return {str(name): str(kind) for name, kind in rows}

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from resources.duckdb_sql import column_list, literal, quote
+from resources.duckdb_sql import column_list, literal, qualified, quote
+from resources.naming import respelled_columns
 from resources.schema_evolution import (
     SchemaChange,
     SchemaPolicyError,
@@ -155,6 +156,8 @@ def create_batch(
     if clashes:
         raise BatchError(f"the batch has columns reserved for the platform: {', '.join(clashes)}")
     existing = _existing_columns(con, spec)
+    if existing is not None and (respelled := respelled_columns(existing, incoming)):
+        raise BatchError(_respelled_message(spec, respelled))
     if existing is not None and (renames := _stored_spelling(incoming, existing)):
         pairs = ", ".join(f"{quote(old)} AS {quote(new)}" for old, new in renames.items())
         rows_sql = f"SELECT * RENAME ({pairs}) FROM ({rows_sql})"
@@ -174,6 +177,21 @@ def create_batch(
         f"AS {quote(ROW_HASH)}{validity} FROM ({rows_sql})",
     )
     return batch
+
+
+def _respelled_message(spec: WriteSpec, respelled: list[tuple[str, str]]) -> str:
+    """Why a batch whose columns respell stored ones (a changed `column_names`) cannot land,
+    and the one statement per column that renames the stored column instead."""
+    table = qualified(spec.target_schema, spec.target_table)
+    pairs = ", ".join(f"stored {quote(old)} arrives as {quote(new)}" for old, new in respelled)
+    fixes = "; ".join(
+        f"ALTER TABLE {table} RENAME COLUMN {quote(old)} TO {quote(new)}" for old, new in respelled
+    )
+    return (
+        f"column names changed spelling ({pairs}) and would land as second columns: rename the "
+        f"stored columns once ({fixes}), or set column_names to the convention they were "
+        "loaded with"
+    )
 
 
 def _stored_spelling(incoming: dict[str, str], existing: dict[str, str]) -> dict[str, str]:

@@ -8,12 +8,18 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from checks.expressions import parse_condition
-from platform_assets.config.types import CatalogModel, DuckDBType, Duration, Identifier
+from platform_assets.config.types import (
+    CatalogModel,
+    ColumnName,
+    DuckDBType,
+    Duration,
+    Identifier,
+)
 
 Severity = Literal["warn", "error"]
 OnFail = Literal["block", "quarantine_rows", "warn"]
 
-_REFERENCE = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
+_REFERENCE = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.\S.*$")
 _MODEL_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
@@ -105,7 +111,7 @@ class SchemaChange(CatalogModel):
 class Reference(CatalogModel):
     """Every non-null `column` value must exist in `to` (`<source>.<table>.<column>`)."""
 
-    column: str
+    column: ColumnName
     to: Annotated[str, AfterValidator(_reference)]
     severity: Severity = "error"
 
@@ -113,13 +119,13 @@ class Reference(CatalogModel):
 class MaxAge(CatalogModel):
     """The newest `column` value must be at most `max_age` old."""
 
-    column: str
+    column: ColumnName
     max_age: Duration
     severity: Severity = "warn"
 
 
 class TableChecks(CatalogModel):
-    columns: dict[str, ColumnChecks] = Field(default_factory=dict)
+    columns: dict[ColumnName, ColumnChecks] = Field(default_factory=dict)
     expressions: tuple[ExpressionCheck, ...] = ()
     row_count: RowCount | None = None
     volume_anomaly: VolumeAnomaly | None = None

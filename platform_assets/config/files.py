@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from platform_assets.config.base import Identifier, SourceConfig, TableConfig
-from platform_assets.config.types import DuckDBType
+from platform_assets.config.types import ColumnName, DuckDBType
 
 FileFormat = Literal["csv", "tsv", "json", "jsonl", "parquet"]
 Compression = Literal["auto", "gzip", "none"]
@@ -38,7 +39,7 @@ class FileTable(TableConfig):
     quote: str = Field(default='"', min_length=1, max_length=1)
     header: bool = True
     null_strings: tuple[str, ...] = ()
-    columns: dict[Identifier, DuckDBType] = Field(default_factory=dict)
+    columns: dict[ColumnName, DuckDBType] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _known_format(self) -> FileTable:
@@ -53,6 +54,11 @@ class FileTable(TableConfig):
         if self.format not in ("csv", "tsv") and (self.delimiter or self.null_strings):
             raise ValueError("delimiter and null_strings apply to csv and tsv files only")
         return self
+
+    def named_columns(self) -> Iterator[tuple[str, str]]:
+        yield from super().named_columns()
+        for name in self.columns:
+            yield "columns", name
 
     @property
     def file_format(self) -> FileFormat:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -12,6 +13,7 @@ from platform_assets.config.base import CatalogModel, SourceConfig, TableConfig
 from platform_assets.config.env import check_references
 from platform_assets.config.jsonpath import JsonPath
 from platform_assets.config.types import Duration
+from resources.naming import check_spelling
 
 _PARENT_REFERENCE = re.compile(r"\{(?P<table>[a-z_][a-z0-9_]*)\.(?P<field>[A-Za-z_][\w.]*)\}")
 
@@ -230,6 +232,13 @@ class RestTable(TableConfig):
     incremental: Incremental | None = None
     max_nesting: int = Field(default=2, ge=0, le=8)
 
+    def named_columns(self) -> Iterator[tuple[str, str]]:
+        yield from super().named_columns()
+        if self.incremental is not None:
+            # `a.b` is the flattened column `a__b`: each part is a name of its own.
+            for part in self.incremental.cursor_field.split("."):
+                yield "incremental.cursor_field", part
+
 
 class RestSource(SourceConfig):
     kind: Literal["rest"]
@@ -248,6 +257,12 @@ class RestSource(SourceConfig):
                     f"table {table.name!r}: endpoint.path refers to {parent[0]!r}, "
                     f"which is not another table of this source"
                 )
+            naming = self.table(parent[0]).column_names
+            for part in parent[1].split("."):
+                try:
+                    check_spelling(part, naming)
+                except ValueError as error:
+                    raise ValueError(f"table {table.name!r}: endpoint.path: {error}") from None
         return self
 
     def load_order(self, names: set[str] | None = None) -> list[RestTable]:

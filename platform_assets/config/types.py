@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from platform_assets.config.env import interpolate
+from resources.naming import normalize
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -33,6 +34,12 @@ def _identifier(value: str) -> str:
             "starting with a letter or _ (at most 63 characters)"
         )
     return value
+
+
+def _column_name(value: str) -> str:
+    """Any non-empty name: whether it is spelled as the source's `column_names` convention wants
+    is checked by the table, which knows the convention."""
+    return normalize(value, "keep")
 
 
 def _duration(value: Any) -> timedelta:
@@ -88,7 +95,9 @@ DuckDBType = Annotated[str, AfterValidator(_duckdb_type)]
 Cron = Annotated[str, AfterValidator(_cron)]
 TimeZone = Annotated[str, AfterValidator(_timezone)]
 Owner = Annotated[str, AfterValidator(_owner)]
-KeyColumns = Annotated[tuple[Identifier, ...], BeforeValidator(_as_list)]
+ColumnName = Annotated[str, AfterValidator(_column_name)]
+"""A column, as it lands in the warehouse (see `column_names`); quote it to put it in SQL."""
+KeyColumns = Annotated[tuple[ColumnName, ...], BeforeValidator(_as_list)]
 
 WriteDisposition = Literal["append", "replace", "merge", "scd2"]
 SchemaPolicy = Literal["evolve", "freeze", "discard_columns"]

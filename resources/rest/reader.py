@@ -16,6 +16,7 @@ from pydantic import Field
 
 from platform_assets.config.env import MissingVariableError
 from platform_assets.config.rest import RestSource, RestTable, SinglePagePaginator
+from resources.naming import normalized_records
 from resources.rest.client import RestClient
 from resources.rest.concurrency import ordered_parallel, prefetch
 from resources.rest.errors import (
@@ -41,6 +42,8 @@ class Batch:
 
     table: pa.Table
     children: dict[str, pa.Table] = field(default_factory=dict)
+    source_names: dict[str, str] = field(default_factory=dict)
+    """`{column: key path in the records}` for each name `column_names` changed."""
 
 
 def parent_column(table: str, field_path: str) -> str:
@@ -170,13 +173,17 @@ class _TableFetcher:
             ) from None
         try:
             records = records_at(document, endpoint.records, endpoint.records_layout, first)
+            # Keys are named once, here, before anything reads them (keys, cursors, children).
+            records, source_names = normalized_records(records, self.table.column_names)
         except InexactNumberError as error:
             raise RestResponseError(f"{shown}: {error}") from None
         except ValueError as error:
             raise RestResponseError(f"{shown}: records: {error}") from None
         fetched = Fetched(request, response, document, records.num_rows)
         try:
-            return fetched, self._batch(records)
+            batch = self._batch(records)
+            batch.source_names = source_names
+            return fetched, batch
         except RestError as error:
             raise RestResponseError(f"{shown}: {error}") from None
 

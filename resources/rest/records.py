@@ -75,11 +75,24 @@ def flatten(
     text); each list-of-struct column becomes a child table keyed by `_parent_id` (the row's
     `parent_id`) and `_index` (the position in the list)."""
     result = Flattened(table)
-    columns: dict[str, pa.ChunkedArray] = {}
+    columns: dict[str, pa.ChunkedArray] = _OneColumnPerName()
     for name, column in zip(table.column_names, table.columns, strict=True):
         _flatten_column(name, column, 0, max_nesting, columns, result.children, parent_id)
     result.table = pa.table(columns) if columns else table.select([])
     return result
+
+
+class _OneColumnPerName(dict[str, pa.ChunkedArray]):
+    """Flattened columns by name: a nested field and a key that already reads `a__b` would both
+    be `a__b`, and one would silently replace the other."""
+
+    def __setitem__(self, name: str, column: pa.ChunkedArray) -> None:
+        if name in self:
+            raise RestError(
+                f'two fields land as the column "{name}": a nested field and a key spelled '
+                f'with "{SEPARATOR}"'
+            )
+        super().__setitem__(name, column)
 
 
 def _flatten_column(
