@@ -332,7 +332,7 @@ def _write_into(
     if ROW_HASH not in existing:
         con.execute(f"ALTER TABLE {spec.target} ADD COLUMN {quote(ROW_HASH)} UBIGINT")
     columns, changes = reconcile(
-        con, spec.target, _data_columns(existing), incoming, spec.schema_policy
+        con, spec.target, _data_columns(existing), incoming, spec.schema_policy, batch
     )
     stored = _data_columns(columns_of(con, spec.target))
     if spec.write != "append" and any(c.change in ("added", "widened") for c in changes):
