@@ -48,6 +48,8 @@ _TIMESTAMPS = ("TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP")
 """Naive timestamps by precision, coarsest first; each holds the coarser ones' values."""
 _NANOSECONDS = "TIMESTAMP_NS"
 """Finer than TIMESTAMP, but only for the years 1677-2262: joined by value only."""
+_NANOSECOND_YEARS = ("1677-09-22", "2262-04-11")
+"""Whole days within TIMESTAMP_NS's range."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,17 @@ def survives_sql(value: str, source: str, target: str) -> str:
     there = f"TRY_CAST({value} AS {target})"
     if _parse(target).id in ("float", "double"):
         there = f"TRY_CAST({there} AS VARCHAR)"
-    return f"({value} IS NULL OR TRY_CAST({there} AS {source}) IS NOT DISTINCT FROM {value})"
+    family = {*_TIMESTAMPS, _NANOSECONDS}
+    if canonical(source) in family and canonical(target) in family:
+        there = f"TRY_CAST({there} AS TIMESTAMP)"  # DuckDB casts between them only via this one
+    same = f"TRY_CAST({there} AS {source}) IS NOT DISTINCT FROM {value}"
+    if canonical(target) == _NANOSECONDS and canonical(source) != _NANOSECONDS:
+        # TRY_CAST raises instead of yielding NULL outside TIMESTAMP_NS's years.
+        low, high = _NANOSECOND_YEARS
+        same = (
+            f"CASE WHEN {value}::TIMESTAMP BETWEEN '{low}' AND '{high}' THEN {same} ELSE false END"
+        )
+    return f"({value} IS NULL OR {same})"
 
 
 def integer_type_for(low: int, high: int) -> str | None:
