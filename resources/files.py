@@ -6,8 +6,9 @@ import csv
 import glob
 import gzip
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import duckdb
@@ -17,6 +18,14 @@ from pydantic import Field
 from platform_assets.config.files import FileTable
 from resources.duckdb_client import scratch_connection
 from resources.duckdb_sql import literal, quote
+from resources.type_lattice import (
+    INTEGER_TYPES,
+    VARCHAR,
+    canonical,
+    integer_type_for,
+    join,
+    value_join,
+)
 from resources.warehouse_schema import SOURCE_FILE
 
 
@@ -42,10 +51,13 @@ class FileReader(ConfigurableResource):
 
     root: str = Field(description="Relative `path` globs are taken from here.")
 
-    def scan(self, table: FileTable) -> FileScan:
+    def scan(self, table: FileTable, stored: Mapping[str, str] | None = None) -> FileScan:
+        """Plan the read of every file of `table`. `stored` (column → type) are the types of
+        the table as stored, to read CSV columns in (under `schema_policy: freeze`): a value
+        that does not fit then fails naming its file, line and column."""
         files = self.matching_files(table)
         with scratch_connection() as scratch:
-            sql = _scan_sql(table, files, scratch)
+            sql = _scan_sql(table, files, scratch, stored or {})
         return FileScan(
             sql=self._with_relative_names(sql, files),
             files=files,
@@ -84,20 +96,30 @@ def _paths(files: Sequence[Path]) -> str:
     return "[" + ", ".join(literal(str(f)) for f in files) + "]"
 
 
-def _scan_sql(table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPyConnection) -> str:
+def _scan_sql(
+    table: FileTable,
+    files: tuple[Path, ...],
+    con: duckdb.DuckDBPyConnection,
+    stored: Mapping[str, str],
+) -> str:
     paths = _paths(files)
     source_file = f"filename={literal(SOURCE_FILE)}"
     fmt = table.file_format
+    union = ", union_by_name=true" if len(files) > 1 else ""
     if fmt in ("csv", "tsv"):
-        return _csv_scan(table, files, con, source_file)
+        return _csv_scan(table, files, con, source_file, stored)
     if fmt == "parquet":
         # Files read by position would take the first file's columns and types: a column added
         # later would be dropped, a wider type cast down.
-        union = ", union_by_name=true" if len(files) > 1 else ""
         scan = f"read_parquet({paths}, {source_file}{union})"
     else:
+        # By name too: DuckDB otherwise takes the keys of the first files it samples, and a key
+        # only a later file has fails the read ("unknown key").
         layout = "newline_delimited" if fmt == "jsonl" else "array"
-        scan = f"read_json({paths}, format={literal(layout)}, {_compression(table)}, {source_file})"
+        scan = (
+            f"read_json({paths}, format={literal(layout)}, {_compression(table)}, "
+            f"{source_file}{union})"
+        )
     return f"SELECT {_typed_columns(table, scan, con)} FROM {scan}"
 
 
@@ -132,21 +154,92 @@ def _require_declared_columns(table: FileTable, present: set[str] | list[str]) -
 
 
 def _csv_scan(
-    table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPyConnection, source_file: str
+    table: FileTable,
+    files: tuple[Path, ...],
+    con: duckdb.DuckDBPyConnection,
+    source_file: str,
+    stored: Mapping[str, str],
 ) -> str:
     """One strict `read_csv` per run of consecutive files that share a header, united by name.
 
     Files whose header differs (a column added to the export one day) are each read as strictly
-    as the others; a column a file lacks is null in its rows, and a column's type is the widest
-    its files need. Runs keep the files' order, so the latest file's rows still come last.
+    as the others; a column a file lacks is null in its rows. Each file is sniffed on its own and
+    a column's type is the join (see `resources.type_lattice`) of its files' types, so a value
+    of a later file is never forced into a type guessed from an earlier one. Runs keep the files'
+    order, so the latest file's rows still come last.
     """
     runs = _runs_by_header(table, files)
     _require_declared_columns(table, sorted({name for names, _ in runs for name in names}))
+    dialect = _csv_dialect(table)
+    types, per_file = _csv_types(table, runs, dialect, con)
+    types.update(table.columns)
+    for path, sniffed in per_file if stored else ():
+        _require_stored_fit(con, path, sniffed, stored, dialect)
+    types.update({name: kind for name, kind in stored.items() if name in types})
     return " UNION ALL BY NAME ".join(
-        f"SELECT * FROM read_csv({_paths(run)}, {_csv_options(table, run, names, con)}, "
+        f"SELECT * FROM read_csv({_paths(run)}, {_csv_options(table, names, dialect, types)}, "
         f"{source_file})"
         for names, run in runs
     )
+
+
+def _csv_types(
+    table: FileTable,
+    runs: list[tuple[list[str], tuple[Path, ...]]],
+    dialect: str,
+    con: duckdb.DuckDBPyConnection,
+) -> tuple[dict[str, str], list[tuple[Path, dict[str, str]]]]:
+    """Each column's type: its files' sniffed types joined along the type lattice; and each
+    file's own types."""
+    if not table.header:
+        return dict.fromkeys(table.columns, "VARCHAR"), []
+    per_file = [
+        (path, _sniffed_types(path, names, dialect, con)) for names, run in runs for path in run
+    ]
+    joined: dict[str, str] = {}
+    for _, types in per_file:
+        for name, kind in types.items():
+            joined[name] = join(joined[name], kind) if name in joined else kind
+    for name, kind in joined.items():
+        candidate = _value_join([t[name] for _, t in per_file if name in t])
+        if kind == VARCHAR and candidate is not None:
+            exact = candidate != "DOUBLE" or all(
+                _fits_a_double(con, path, name, dialect) for path, t in per_file if name in t
+            )
+            joined[name] = candidate if exact else VARCHAR
+    return joined, per_file
+
+
+def _require_stored_fit(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    sniffed: dict[str, str],
+    stored: Mapping[str, str],
+    dialect: str,
+) -> None:
+    """Fail naming file, line and column where a value of `path` does not fit its stored column
+    (the table's `schema_policy` is freeze). DuckDB would read `12.5` into an integer column as
+    13 and `01067` as 1067, so a file whose sniffed type the stored one does not hold is looked
+    at value by value."""
+    for name, kind in sniffed.items():
+        target = stored.get(name)
+        if target is None or join(target, kind) == canonical(target):
+            continue
+        text = f"trim({quote(name)})"
+        fits = f"TRY_CAST({text} AS {target}) IS NOT NULL"
+        if canonical(target) in INTEGER_TYPES:
+            fits += f" AND regexp_full_match({text}, '[+-]?(0|[1-9][0-9]*)')"
+        rows = f"read_csv({literal(str(path))}, {dialect}, header=true, all_varchar=true)"
+        found = con.execute(
+            f"SELECT n, v FROM (SELECT row_number() OVER () AS n, {quote(name)} AS v, "
+            f"{fits} AS fits FROM {rows}) WHERE v IS NOT NULL AND NOT coalesce(fits, false) "
+            "ORDER BY n LIMIT 1"
+        ).fetchone()
+        if found is not None:
+            raise FileReadError(
+                f"{path}, line {found[0] + 1}: column {name!r} holds {found[1]!r}, which its "
+                f"stored type {target} cannot hold (schema_policy: freeze)"
+            )
 
 
 def _runs_by_header(
@@ -169,28 +262,41 @@ def _runs_by_header(
     return runs
 
 
-def _csv_options(
-    table: FileTable, files: tuple[Path, ...], names: list[str], con: duckdb.DuckDBPyConnection
-) -> str:
-    """Explicit, strict read options for `files`, whose header is `names`.
+def _value_join(kinds: list[str]) -> str | None:
+    """The type that holds values of all `kinds` if the values fit it (see
+    `type_lattice.value_join`), or None."""
+    joined: str | None = kinds[0]
+    for kind in kinds[1:]:
+        if joined is None:
+            return None
+        by_type = join(joined, kind)
+        joined = by_type if by_type != VARCHAR else value_join(joined, kind)
+    return joined
 
-    DuckDB's dialect sniffer can settle on a wrong column count for a short malformed file and
-    then return no rows at all. So the dialect comes from the catalog, the column names from the
-    header row, the types from a sniff under that dialect, and the read itself is strict: a row
-    with too many fields or a value of the wrong type fails with its file and line.
-    """
+
+def _csv_dialect(table: FileTable) -> str:
     dialect = (
         f"delim={literal(table.separator)}, quote={literal(table.quote)}, "
         f"escape={literal(table.quote)}, {_compression(table)}"
     )
     if table.null_strings:
         dialect += ", nullstr=[" + ", ".join(literal(s) for s in table.null_strings) + "]"
-    types = _sniffed_types(files, names, dialect, table.header, con)
-    types.update({name: kind for name, kind in table.columns.items() if name in types})
-    columns = "{" + ", ".join(f"{literal(n)}: {literal(types[n])}" for n in names) + "}"
+    return dialect
+
+
+def _csv_options(table: FileTable, names: list[str], dialect: str, types: dict[str, str]) -> str:
+    """Explicit, strict read options for files whose header is `names`.
+
+    DuckDB's dialect sniffer can settle on a wrong column count for a short malformed file and
+    then return no rows at all. So the dialect comes from the catalog, the column names from the
+    header row, the types from a sniff of every file under that dialect, and the read itself is
+    strict: a row with too many fields or a value its column's type cannot hold fails with its
+    file and line.
+    """
+    columns = "{" + ", ".join(f"{literal(n)}: {literal(types.get(n, VARCHAR))}" for n in names)
     return (
         f"{dialect}, header={str(table.header).lower()}, auto_detect=false, "
-        f"columns={columns}, strict_mode=true"
+        f"columns={columns}}}, strict_mode=true"
     )
 
 
@@ -208,21 +314,84 @@ def _header(path: Path, table: FileTable) -> list[str]:
 
 
 def _sniffed_types(
-    files: tuple[Path, ...],
-    names: list[str],
-    dialect: str,
-    header: bool,
-    con: duckdb.DuckDBPyConnection,
+    path: Path, names: list[str], dialect: str, con: duckdb.DuckDBPyConnection
 ) -> dict[str, str]:
-    """Types DuckDB detects under the fixed dialect, or VARCHAR where it cannot tell."""
+    """Types DuckDB detects in one file (with a header) under the fixed dialect, or VARCHAR where
+    it cannot tell; a DOUBLE that would round a sampled value is replaced (`_exact_number`)."""
     try:
         rows = con.execute(
-            f"DESCRIBE SELECT * FROM read_csv({literal(str(files[0]))}, {dialect}, "
-            f"header={str(header).lower()})"
+            f"DESCRIBE SELECT * FROM read_csv({literal(str(path))}, {dialect}, header=true)"
         ).fetchall()
     except duckdb.Error:
         rows = []
     detected = [str(row[1]) for row in rows]
     if len(detected) != len(names):
-        return dict.fromkeys(names, "VARCHAR")
-    return dict(zip(names, detected, strict=True))
+        return dict.fromkeys(names, VARCHAR)
+    types = dict(zip(names, detected, strict=True))
+    for name, kind in types.items():
+        if kind in ("DOUBLE", "FLOAT"):
+            types[name] = _exact_number(_number_texts(con, path, name, dialect))
+    return types
+
+
+_SAMPLE_ROWS = 20480
+"""As many rows as DuckDB's sniffer samples by default."""
+_DOUBLE_DIGITS = 15
+"""A decimal of at most this many significant digits reads back the same from a double (DBL_DIG)."""
+
+
+@dataclass(frozen=True)
+class _NumberTexts:
+    """What the sampled texts of one column need to be held exactly."""
+
+    integers: bool
+    negative: bool
+    exponent: bool
+    scale: int
+    whole: int
+    wide: tuple[str, ...]
+    """The distinct texts of more than `_DOUBLE_DIGITS` digits."""
+
+
+def _number_texts(
+    con: duckdb.DuckDBPyConnection, path: Path, column: str, dialect: str
+) -> _NumberTexts:
+    """The first rows' texts of `column` in `path`, summed up (one query over the sample)."""
+    texts = f"read_csv({literal(str(path))}, {dialect}, header=true, all_varchar=true)"
+    digits = "length(regexp_replace(v, '[^0-9]', '', 'g'))"
+    row = con.execute(
+        "SELECT coalesce(bool_and(regexp_full_match(v, '[+-]?[0-9]+')), true), "
+        "coalesce(bool_or(starts_with(v, '-')), false), "
+        "coalesce(bool_or(v ILIKE '%e%'), false), "
+        "coalesce(max(length(split_part(v, '.', 2))), 0), "
+        "coalesce(max(length(regexp_replace(split_part(v, '.', 1), '[^0-9]', '', 'g'))), 0), "
+        f"coalesce(list(DISTINCT v) FILTER (WHERE {digits} > {_DOUBLE_DIGITS}), []) "
+        f"FROM (SELECT trim({quote(column)}) AS v FROM {texts} LIMIT {_SAMPLE_ROWS}) "
+        "WHERE v IS NOT NULL AND v <> ''"
+    ).fetchone()
+    assert row is not None
+    return _NumberTexts(*row[:5], wide=tuple(row[5]))
+
+
+def _exact_number(texts: _NumberTexts) -> str:
+    """The type that holds every sampled number exactly, for a column DuckDB sniffed as a
+    float: an integer type for integers (the sniffer gives DOUBLE beyond BIGINT), DOUBLE where
+    each text reads back the same from a double, else a DECIMAL wide enough, else VARCHAR."""
+    try:
+        wide = [Decimal(text) for text in texts.wide]
+    except InvalidOperation:
+        return VARCHAR
+    if not wide or all(Decimal(repr(float(n))) == n for n in wide):
+        return "DOUBLE"
+    if texts.integers:
+        ints = [int(n) for n in wide] + ([-1] if texts.negative else [])
+        return integer_type_for(min(ints), max(ints)) or VARCHAR
+    width = texts.whole + texts.scale
+    if texts.exponent or width > 38:
+        return VARCHAR
+    return f"DECIMAL({width},{texts.scale})"
+
+
+def _fits_a_double(con: duckdb.DuckDBPyConnection, path: Path, column: str, dialect: str) -> bool:
+    """Whether every sampled text of `column` reads back the same from a double."""
+    return _exact_number(_number_texts(con, path, column, dialect)) == "DOUBLE"

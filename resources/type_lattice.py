@@ -37,6 +37,7 @@ _INTEGER_RANGES: dict[str, tuple[int, int]] = {
     "UHUGEINT": (0, 2**128 - 1),
 }
 """Integer types, narrowest first, with the values each holds."""
+INTEGER_TYPES = frozenset(_INTEGER_RANGES)
 
 _FLOAT_MANTISSA = {"FLOAT": 24, "DOUBLE": 53}
 """Bits of a float type's significand: integers up to 2^bits fit it exactly."""

@@ -27,7 +27,12 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 from resources.duckdb_client import scratch_connection
 from resources.duckdb_sql import literal, quote
 from resources.quarantine import record_verdict
-from resources.schema_evolution import SchemaChange, joined_type, with_null_columns
+from resources.schema_evolution import (
+    SchemaChange,
+    joined_type,
+    stored_columns,
+    with_null_columns,
+)
 from resources.type_lattice import is_null_type
 from resources.warehouse_schema import ensure_platform_schema
 from resources.write_dispositions import (
@@ -554,6 +559,13 @@ class Warehouse(ConfigurableResource):
                     yield con
                 finally:
                     con.close()
+
+    def stored_columns(self, schema: str, table: str) -> dict[str, str] | None:
+        """Column name → type of a stored table, or None if the warehouse has no such table."""
+        if not self.file.exists():
+            return None
+        with self.read_only() as con:
+            return stored_columns(con, schema, table)
 
     @contextlib.contextmanager
     def read_only(self) -> Iterator[duckdb.DuckDBPyConnection]:

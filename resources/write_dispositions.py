@@ -256,7 +256,9 @@ def write_batch(
     incoming = _data_columns(columns_of(con, batch))
     rows_in = _count(con, batch)
     existing = _existing_columns(con, spec)
-    if rows_in == 0:
+    if rows_in == 0 and existing is None and spec.allow_empty:
+        outcome = _rename_into_place(con, spec, batch, 0)  # the table, with the batch's columns
+    elif rows_in == 0:
         con.execute(f"DROP TABLE {batch}")
         outcome = write_nothing(con, spec)
     elif spec.write == "replace":
