@@ -370,7 +370,10 @@ def _number_texts(
         "WHERE v IS NOT NULL AND v <> ''"
     ).fetchone()
     assert row is not None
-    return _NumberTexts(*row[:5], wide=tuple(row[5]))
+    integers, negative, exponent, scale, whole, wide = row
+    return _NumberTexts(
+        bool(integers), bool(negative), bool(exponent), int(scale), int(whole), tuple(wide)
+    )
 
 
 def _exact_number(texts: _NumberTexts) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import duckdb
 from duckdb.sqltypes import DuckDBPyType
@@ -72,11 +73,11 @@ def _parse(type_text: str) -> _Type:
 def _from_duckdb(parsed: DuckDBPyType) -> _Type:
     kind, text = str(parsed.id), str(parsed)
     if kind == "decimal":
-        fields = dict(parsed.children)
+        fields: dict[str, Any] = dict(parsed.children)
         return _Type(kind, text, precision=int(fields["precision"]), scale=int(fields["scale"]))
     if kind in ("list", "struct"):
-        children = tuple((str(n), _from_duckdb(t)) for n, t in parsed.children)
-        return _Type(kind, text, children)
+        nested: list[tuple[str, Any]] = list(parsed.children)
+        return _Type(kind, text, tuple((str(n), _from_duckdb(t)) for n, t in nested))
     return _Type(kind, text)
 
 
