@@ -24,6 +24,7 @@ from resources.type_lattice import (
     canonical,
     integer_type_for,
     join,
+    survives_sql,
     value_join,
 )
 from resources.warehouse_schema import SOURCE_FILE
@@ -102,25 +103,84 @@ def _scan_sql(
     con: duckdb.DuckDBPyConnection,
     stored: Mapping[str, str],
 ) -> str:
-    paths = _paths(files)
     source_file = f"filename={literal(SOURCE_FILE)}"
-    fmt = table.file_format
-    union = ", union_by_name=true" if len(files) > 1 else ""
-    if fmt in ("csv", "tsv"):
+    if table.file_format in ("csv", "tsv"):
         return _csv_scan(table, files, con, source_file, stored)
-    if fmt == "parquet":
-        # Files read by position would take the first file's columns and types: a column added
-        # later would be dropped, a wider type cast down.
-        scan = f"read_parquet({paths}, {source_file}{union})"
-    else:
-        # By name too: DuckDB otherwise takes the keys of the first files it samples, and a key
-        # only a later file has fails the read ("unknown key").
-        layout = "newline_delimited" if fmt == "jsonl" else "array"
-        scan = (
-            f"read_json({paths}, format={literal(layout)}, {_compression(table)}, "
-            f"{source_file}{union})"
-        )
+    scan = _by_name_scan(table, files, con, source_file)
     return f"SELECT {_typed_columns(table, scan, con)} FROM {scan}"
+
+
+def _reader(table: FileTable, files: Sequence[Path], source_file: str) -> str:
+    """DuckDB's reader over `files`, matching columns by name across them: read by position,
+    Parquet would take the first file's columns and types, and JSON the keys of the first files
+    it samples (a key only a later file has fails the read: "unknown key")."""
+    paths = _paths(files)
+    union = ", union_by_name=true" if len(files) > 1 else ""
+    if table.file_format == "parquet":
+        return f"read_parquet({paths}, {source_file}{union})"
+    layout = "newline_delimited" if table.file_format == "jsonl" else "array"
+    return (
+        f"read_json({paths}, format={literal(layout)}, {_compression(table)}, {source_file}{union})"
+    )
+
+
+def _by_name_scan(
+    table: FileTable, files: tuple[Path, ...], con: duckdb.DuckDBPyConnection, source_file: str
+) -> str:
+    """Parquet or JSON files read by column name, each column in the type-lattice join of its
+    files' types. DuckDB's own union of files would make BIGINT and DOUBLE a DOUBLE, rounding
+    integers beyond 2^53; so runs of files that agree are each read on their own and cast to
+    the joined types before they are united."""
+    if len(files) == 1:
+        return _reader(table, files, source_file)
+    runs: list[tuple[dict[str, str], tuple[Path, ...]]] = []
+    for path in files:
+        types = _described(con, _reader(table, (path,), source_file))
+        if runs and runs[-1][0] == types:
+            runs[-1] = (types, (*runs[-1][1], path))
+        else:
+            runs.append((types, (path,)))
+    if len(runs) == 1:
+        return _reader(table, files, source_file)
+    joined: dict[str, str] = {}
+    for types, _ in runs:
+        for name, kind in types.items():
+            joined[name] = join(joined[name], kind) if name in joined else kind
+    for name, kind in joined.items():
+        candidate = _value_join([types[name] for types, _ in runs if name in types])
+        if kind == VARCHAR and candidate is not None:
+            fits = all(
+                _all_survive(con, _reader(table, run, source_file), name, types[name], candidate)
+                for types, run in runs
+                if name in types
+            )
+            joined[name] = candidate if fits else VARCHAR
+    selects = []
+    for types, run in runs:
+        casts = ", ".join(
+            f"CAST({quote(name)} AS {joined[name]}) AS {quote(name)}"
+            for name, kind in types.items()
+            if kind != joined[name] and name != SOURCE_FILE
+        )
+        columns = f"* REPLACE ({casts})" if casts else "*"
+        selects.append(f"SELECT {columns} FROM {_reader(table, run, source_file)}")
+    return "(" + " UNION ALL BY NAME ".join(selects) + ")"
+
+
+def _described(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    return {
+        str(name): str(kind)
+        for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    }
+
+
+def _all_survive(
+    con: duckdb.DuckDBPyConnection, relation: str, column: str, kind: str, target: str
+) -> bool:
+    found = con.execute(
+        f"SELECT bool_and({survives_sql(quote(column), kind, target)}) FROM {relation}"
+    ).fetchone()
+    return found is None or found[0] is not False
 
 
 _JSON_COMPRESSION = {"auto": "auto_detect", "none": "uncompressed", "gzip": "gzip"}

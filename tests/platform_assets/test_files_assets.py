@@ -526,3 +526,72 @@ def test_a_header_only_csv_allowed_empty_creates_the_empty_table(project: Projec
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_name = 'things' AND column_name IN ('foo', 'bar') ORDER BY 1"
     ) == [("bar", "INTEGER"), ("foo", "VARCHAR")]
+
+
+def test_parquet_files_that_disagree_on_a_type_land_every_value_exactly(project: Project) -> None:
+    """DuckDB's own union makes BIGINT and DOUBLE a DOUBLE: 2^53 + 1 would land as 2^53."""
+    (project.root / "in").mkdir(exist_ok=True)
+    pq.write_table(
+        pa.table({"v": pa.array([2**53 + 1], pa.int64())}), project.root / "in/a.parquet"
+    )
+    pq.write_table(pa.table({"v": pa.array([0.5])}), project.root / "in/b.parquet")
+    pq.write_table(pa.table({"v": pa.array([7], pa.int64())}), project.root / "in/c.parquet")
+    project.source("p", "name: p\nkind: files\ntables: [{name: t, path: in/*.parquet}]\n")
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.scalar("SELECT typeof(v) FROM p.t LIMIT 1") == "VARCHAR"
+    assert sorted(row[0] for row in project.query("SELECT v FROM p.t")) == [
+        "0.5",
+        "7",
+        "9007199254740993",
+    ]
+
+
+def test_json_lines_files_that_disagree_on_a_type_land_every_value_exactly(
+    project: Project,
+) -> None:
+    project.file("in/a.jsonl", '{"v": 9007199254740993}\n')
+    project.file("in/b.jsonl", '{"v": 0.5}\n')
+    project.file("in/c.jsonl", '{"v": 2}\n')
+    project.source("j", "name: j\nkind: files\ntables: [{name: t, path: in/*.jsonl}]\n")
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert sorted(row[0] for row in project.query("SELECT v FROM j.t")) == [
+        "0.5",
+        "2",
+        "9007199254740993",
+    ]
+
+
+def test_parquet_files_whose_integers_fit_a_double_widen_to_double(project: Project) -> None:
+    (project.root / "in").mkdir(exist_ok=True)
+    pq.write_table(pa.table({"v": pa.array([10], pa.int64())}), project.root / "in/a.parquet")
+    pq.write_table(pa.table({"v": pa.array([0.5])}), project.root / "in/b.parquet")
+    project.source("p", "name: p\nkind: files\ntables: [{name: t, path: in/*.parquet}]\n")
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.query("SELECT v FROM p.t ORDER BY v") == [(0.5,), (10.0,)]
+
+
+def test_a_stored_bigint_widens_for_a_later_file_of_wider_integers(project: Project) -> None:
+    project.file("in/ids.csv", "id\n5\n")
+    project.source(
+        "wide", "name: wide\nkind: files\ntables: [{name: ids, path: in/ids.csv, write: append}]\n"
+    )
+    assert project.run().success
+    project.file("in/ids.csv", "id\n18446744073709551615\n")
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.scalar("SELECT typeof(id) FROM wide.ids LIMIT 1") == "HUGEINT"
+    assert [row[0] for row in project.query("SELECT id FROM wide.ids ORDER BY id")] == [
+        5,
+        18446744073709551615,
+    ]
