@@ -264,7 +264,9 @@ def _csv_types(
         candidate = _value_join([t[name] for _, t in per_file if name in t])
         if kind == VARCHAR and candidate is not None:
             exact = candidate != "DOUBLE" or all(
-                _fits_a_double(con, path, name, dialect) for path, t in per_file if name in t
+                _fits_a_double(con, path, list(t), name, dialect)
+                for path, t in per_file
+                if name in t
             )
             joined[name] = candidate if exact else VARCHAR
     return joined, per_file
@@ -388,9 +390,9 @@ def _sniffed_types(
     if len(detected) != len(names):
         return dict.fromkeys(names, VARCHAR)
     types = dict(zip(names, detected, strict=True))
-    for name, kind in types.items():
-        if kind in ("DOUBLE", "FLOAT"):
-            types[name] = _exact_number(_number_texts(con, path, name, dialect))
+    floats = [name for name, kind in types.items() if kind in ("DOUBLE", "FLOAT")]
+    for name, texts in _number_texts(con, path, names, floats, dialect).items():
+        types[name] = _exact_number(texts)
     return types
 
 
@@ -414,26 +416,52 @@ class _NumberTexts:
 
 
 def _number_texts(
-    con: duckdb.DuckDBPyConnection, path: Path, column: str, dialect: str
-) -> _NumberTexts:
-    """The first rows' texts of `column` in `path`, summed up (one query over the sample)."""
-    texts = f"read_csv({literal(str(path))}, {dialect}, header=true, all_varchar=true)"
-    digits = "length(regexp_replace(v, '[^0-9]', '', 'g'))"
-    row = con.execute(
-        "SELECT coalesce(bool_and(regexp_full_match(v, '[+-]?[0-9]+')), true), "
-        "coalesce(bool_or(starts_with(v, '-')), false), "
-        "coalesce(bool_or(v ILIKE '%e%'), false), "
-        "coalesce(max(length(split_part(v, '.', 2))), 0), "
-        "coalesce(max(length(regexp_replace(split_part(v, '.', 1), '[^0-9]', '', 'g'))), 0), "
-        f"coalesce(list(DISTINCT v) FILTER (WHERE {digits} > {_DOUBLE_DIGITS}), []) "
-        f"FROM (SELECT trim({quote(column)}) AS v FROM {texts} LIMIT {_SAMPLE_ROWS}) "
-        "WHERE v IS NOT NULL AND v <> ''"
-    ).fetchone()
-    assert row is not None
-    integers, negative, exponent, scale, whole, wide = row
-    return _NumberTexts(
-        bool(integers), bool(negative), bool(exponent), int(scale), int(whole), tuple(wide)
+    con: duckdb.DuckDBPyConnection, path: Path, names: list[str], columns: list[str], dialect: str
+) -> dict[str, _NumberTexts]:
+    """The first rows' texts of each of `columns` in `path` (whose header is `names`), summed up,
+    in one read of the sample as text."""
+    if not columns:
+        return {}
+    as_text = "{" + ", ".join(f"{literal(n)}: 'VARCHAR'" for n in names) + "}"
+    texts = (
+        f"read_csv({literal(str(path))}, {dialect}, header=true, auto_detect=false, "
+        f"columns={as_text})"
     )
+    sample = f"(SELECT * FROM {texts} LIMIT {_SAMPLE_ROWS})"
+    lengths = ", ".join(f"coalesce(max(length({quote(n)})), 0)" for n in columns)
+    longest = con.execute(f"SELECT {lengths} FROM {sample}").fetchone()
+    assert longest is not None
+    # Texts no longer than a double's digits cannot lose one: the common case, settled here.
+    found = {
+        name: _NumberTexts(True, False, False, 0, 0, ())
+        for name, length in zip(columns, longest, strict=True)
+        if length <= _DOUBLE_DIGITS
+    }
+    columns = [name for name in columns if name not in found]
+    if not columns:
+        return found
+    sums = []
+    for index, name in enumerate(columns):
+        v = f"nullif(trim({quote(name)}), '')"
+        digits = f"length(regexp_replace({v}, '[^0-9]', '', 'g'))"
+        sums.append(
+            f"coalesce(bool_and(regexp_full_match({v}, '[+-]?[0-9]+')), true), "
+            f"coalesce(bool_or(starts_with({v}, '-')), false), "
+            f"coalesce(bool_or({v} ILIKE '%e%'), false), "
+            f"coalesce(max(length(split_part({v}, '.', 2))), 0), "
+            f"coalesce(max(length(regexp_replace(split_part({v}, '.', 1), '[^0-9]', '', 'g'))), "
+            "0), "
+            f"coalesce(list(DISTINCT {v}) FILTER ({digits} > {_DOUBLE_DIGITS}), [])"
+            f" AS c{index}"
+        )
+    row = con.execute(f"SELECT {', '.join(sums)} FROM {sample}").fetchone()
+    assert row is not None
+    for index, name in enumerate(columns):
+        integers, negative, exponent, scale, whole, wide = row[index * 6 : index * 6 + 6]
+        found[name] = _NumberTexts(
+            bool(integers), bool(negative), bool(exponent), int(scale), int(whole), tuple(wide)
+        )
+    return found
 
 
 def _exact_number(texts: _NumberTexts) -> str:
@@ -455,6 +483,9 @@ def _exact_number(texts: _NumberTexts) -> str:
     return f"DECIMAL({width},{texts.scale})"
 
 
-def _fits_a_double(con: duckdb.DuckDBPyConnection, path: Path, column: str, dialect: str) -> bool:
+def _fits_a_double(
+    con: duckdb.DuckDBPyConnection, path: Path, names: list[str], column: str, dialect: str
+) -> bool:
     """Whether every sampled text of `column` reads back the same from a double."""
-    return _exact_number(_number_texts(con, path, column, dialect)) == "DOUBLE"
+    texts = _number_texts(con, path, names, [column], dialect)[column]
+    return _exact_number(texts) == "DOUBLE"
