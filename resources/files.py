@@ -20,9 +20,11 @@ from resources.duckdb_client import scratch_connection
 from resources.duckdb_sql import literal, quote
 from resources.type_lattice import (
     INTEGER_TYPES,
+    NULL,
     VARCHAR,
     canonical,
     integer_type_for,
+    is_null_type,
     join,
     survives_sql,
     value_join,
@@ -256,6 +258,10 @@ def _csv_types(
     per_file = [
         (path, _sniffed_types(path, names, dialect, con)) for names, run in runs for path in run
     ]
+    if len(per_file) > 1:
+        for path, types in per_file:
+            for name in _empty_columns(con, path, types, dialect):
+                types[name] = NULL  # nulls are no evidence of a type: the other files decide
     joined: dict[str, str] = {}
     for _, types in per_file:
         for name, kind in types.items():
@@ -269,7 +275,26 @@ def _csv_types(
                 if name in t
             )
             joined[name] = candidate if exact else VARCHAR
+    joined = {name: VARCHAR if is_null_type(kind) else kind for name, kind in joined.items()}
     return joined, per_file
+
+
+def _empty_columns(
+    con: duckdb.DuckDBPyConnection, path: Path, types: dict[str, str], dialect: str
+) -> list[str]:
+    """The columns DuckDB typed VARCHAR in `path` whose sampled values are all null or empty."""
+    texts = [name for name, kind in types.items() if kind == VARCHAR]
+    if not texts:
+        return []
+    as_text = "{" + ", ".join(f"{literal(n)}: 'VARCHAR'" for n in types) + "}"
+    sample = (
+        f"(SELECT * FROM read_csv({literal(str(path))}, {dialect}, header=true, "
+        f"auto_detect=false, columns={as_text}) LIMIT {_SAMPLE_ROWS})"
+    )
+    counts = ", ".join(f"count(nullif(trim({quote(n)}), ''))" for n in texts)
+    found = con.execute(f"SELECT {counts} FROM {sample}").fetchone()
+    assert found is not None
+    return [name for name, count in zip(texts, found, strict=True) if count == 0]
 
 
 def _require_stored_fit(

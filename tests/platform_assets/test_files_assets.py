@@ -595,3 +595,20 @@ def test_a_stored_bigint_widens_for_a_later_file_of_wider_integers(project: Proj
         5,
         18446744073709551615,
     ]
+
+
+def test_a_file_whose_column_is_empty_does_not_type_it(project: Project) -> None:
+    """DuckDB calls a column of empty values VARCHAR; nulls are no evidence of a type."""
+    project.file("in/a.csv", "id,amount\n1,\n2,\n")
+    project.file("in/b.csv", "id,amount\n3,12.5\n")
+    project.source("s", "name: s\nkind: files\ntables: [{name: t, path: in/*.csv}]\n")
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.scalar("SELECT typeof(amount) FROM s.t LIMIT 1") == "DOUBLE"
+    assert project.query("SELECT id, amount FROM s.t ORDER BY id") == [
+        (1, None),
+        (2, None),
+        (3, 12.5),
+    ]
