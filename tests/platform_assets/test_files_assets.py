@@ -612,3 +612,13 @@ def test_a_file_whose_column_is_empty_does_not_type_it(project: Project) -> None
         (2, None),
         (3, 12.5),
     ]
+
+
+def test_a_json_integer_beyond_64_bits_lands_exactly(project: Project) -> None:
+    project.file("in/ids.jsonl", '{"id": 14933243513335727983}\n{"id": 5}\n')
+    project.source("j", "name: j\nkind: files\ntables: [{name: ids, path: in/ids.jsonl}]\n")
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.query("SELECT id FROM j.ids ORDER BY id") == [(5,), (14933243513335727983,)]
