@@ -7,16 +7,20 @@ from dagster import AssetsDefinition
 from platform_assets.config.base import SourceConfig, TableConfig
 from platform_assets.config.files import FilesSource, FileTable
 from platform_assets.factory import build_source_assets
-from platform_assets.loading import Extract
+from platform_assets.loading import Extract, write_spec
 from resources.files import FileReader
 from resources.warehouse import Load
 
 
-def _extract(reader: FileReader, _source: SourceConfig, table: TableConfig) -> Extract:
+def _extract(reader: FileReader, source: SourceConfig, table: TableConfig) -> Extract:
     assert isinstance(table, FileTable)
 
     def stage(load: Load) -> None:
-        scan = reader.scan(table)
+        stored = None
+        if table.schema_policy == "freeze":
+            spec = write_spec(source, table)
+            stored = load.warehouse.stored_columns(spec.target_schema, spec.target_table)
+        scan = reader.scan(table, stored)
         load.bytes_read = scan.bytes
         load.source_names.update(scan.source_names)
         load.scan(scan.sql)

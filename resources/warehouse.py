@@ -25,9 +25,15 @@ from pydantic import Field, field_validator
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from resources.duckdb_client import scratch_connection
-from resources.duckdb_sql import literal, quote, widen
+from resources.duckdb_sql import literal, quote
 from resources.quarantine import record_verdict
-from resources.schema_evolution import SchemaChange
+from resources.schema_evolution import (
+    SchemaChange,
+    joined_type,
+    stored_columns,
+    with_null_columns,
+)
+from resources.type_lattice import is_null_type
 from resources.warehouse_schema import ensure_platform_schema
 from resources.write_dispositions import (
     Lineage,
@@ -84,6 +90,14 @@ def in_transaction(
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
         raise
+
+
+def _null_columns(part: StagedData, described: list[tuple[str, str]]) -> set[str]:
+    """The part's columns that hold only nulls by their type: Arrow's null type (which DuckDB
+    reads as INTEGER) or DuckDB's NULL."""
+    if isinstance(part, pa.Table | pa.RecordBatchReader):
+        return {f.name for f in part.schema if pa.types.is_null(f.type)}
+    return {name for name, kind in described if is_null_type(kind)}
 
 
 def _alive(pid: int) -> bool:
@@ -186,6 +200,8 @@ class Load:
         self.retries = 0
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._staged = False
+        self._null_only: dict[str, str] = {}
+        """Staged columns that held only nulls so far (lower-case name → name)."""
         self._scan_sql: str | None = None
 
     @property
@@ -210,6 +226,11 @@ class Load:
             self._stage_part(part)
 
     def _stage_part(self, part: StagedData) -> None:
+        """Append one part to the staged table, widening its columns along the type lattice.
+
+        A column that holds only nulls in a part (Arrow's null type, DuckDB's NULL) is no evidence
+        of a type: it is staged as a placeholder until a part brings values, and the commit lands
+        it as null in the stored column, or not at all where none is stored."""
         if isinstance(part, pa.Table | pa.RecordBatchReader) and not part.schema.names:
             return  # a part with no columns carries no rows either
         con, view = self.connection, "__part"
@@ -218,25 +239,45 @@ class Load:
         else:
             con.register(view, part)
         try:
+            described = [
+                (str(name), str(kind))
+                for name, kind, *_ in con.execute(f"DESCRIBE {view}").fetchall()
+            ]
+            nulls = _null_columns(part, described)
+            select = ", ".join(
+                f"NULL AS {quote(name)}" if name in nulls else quote(name) for name, _ in described
+            )
             if not self._staged:
-                con.execute(f"CREATE TABLE {STAGED_TABLE} AS SELECT * FROM {view}")
+                con.execute(f"CREATE TABLE {STAGED_TABLE} AS SELECT {select} FROM {view}")
                 self._staged = True
+                self._null_only = {name.lower(): name for name in nulls}
                 return
             staged = {
                 str(name).lower(): str(kind)
                 for name, kind, *_ in con.execute(f"DESCRIBE {STAGED_TABLE}").fetchall()
             }
-            for name, kind, *_ in con.execute(f"DESCRIBE {view}").fetchall():
+            for name, kind in described:
                 have = staged.get(name.lower())
                 if have is None:
                     con.execute(f"ALTER TABLE {STAGED_TABLE} ADD COLUMN {quote(name)} {kind}")
-                elif have != kind and (wider := widen(have, kind)) != have:
-                    con.execute(
-                        f"ALTER TABLE {STAGED_TABLE} ALTER COLUMN {quote(name)} TYPE {wider}"
-                    )
-            con.execute(f"INSERT INTO {STAGED_TABLE} BY NAME SELECT * FROM {view}")
+                    if name in nulls:
+                        self._null_only[name.lower()] = name
+                elif name in nulls:
+                    continue
+                elif self._null_only.pop(name.lower(), None) is not None:
+                    self._alter_staged(name, kind)  # only nulls so far: take the part's type
+                elif have != kind:
+                    wider = joined_type(con, name, (have, STAGED_TABLE), (kind, view))
+                    if wider != have:
+                        self._alter_staged(name, wider)
+            con.execute(f"INSERT INTO {STAGED_TABLE} BY NAME SELECT {select} FROM {view}")
         finally:
             con.unregister(view)
+
+    def _alter_staged(self, column: str, kind: str) -> None:
+        self.connection.execute(
+            f"ALTER TABLE {STAGED_TABLE} ALTER COLUMN {quote(column)} TYPE {kind}"
+        )
 
     def commit(
         self, spec: WriteSpec, cursor: str | None = None, gate: Gate | None = None
@@ -263,7 +304,7 @@ class Load:
                 )
             else:
                 outcome = self._write(con, spec, lineage, rows_sql, cursor, gate)
-            columns = stored_columns(con, spec)
+            columns = stored_columns(con, spec.target_schema, spec.target_table) or {}
         finished = time.perf_counter()
         return LoadResult(
             load_id=self.load_id,
@@ -303,6 +344,10 @@ class Load:
         DuckDB scans committed data about twice as fast as a transaction's own, which the gate
         and the merge both do."""
         created_schema = not schema_exists(con, spec.target_schema)
+        if self._null_only and self._scan_sql is None:
+            rows_sql = with_null_columns(
+                con, spec.target_schema, spec.target_table, rows_sql, self._null_only.values()
+            )
         batch = in_transaction(con, lambda c: create_batch(c, spec, rows_sql, lineage))
         try:
             return in_transaction(con, lambda c: self._land(c, spec, batch, lineage, cursor, gate))
@@ -524,6 +569,13 @@ class Warehouse(ConfigurableResource):
                 finally:
                     con.close()
 
+    def stored_columns(self, schema: str, table: str) -> dict[str, str] | None:
+        """Column name → type of a stored table, or None if the warehouse has no such table."""
+        if not self.file.exists():
+            return None
+        with self.read_only() as con:
+            return stored_columns(con, schema, table)
+
     @contextlib.contextmanager
     def read_only(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only connection, retried while a writer holds the file."""
@@ -535,13 +587,3 @@ class Warehouse(ConfigurableResource):
         finally:
             con.close()
 
-
-def stored_columns(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> dict[str, str]:
-    """`{column: type}` of the load's target table, in table order; empty when there is none."""
-    rows = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ? "
-        "ORDER BY ordinal_position",
-        [spec.target_schema, spec.target_table],
-    ).fetchall()
-    return {str(name): str(kind) for name, kind in rows}

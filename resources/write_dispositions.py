@@ -274,7 +274,9 @@ def write_batch(
     incoming = _data_columns(columns_of(con, batch))
     rows_in = _count(con, batch)
     existing = _existing_columns(con, spec)
-    if rows_in == 0:
+    if rows_in == 0 and existing is None and spec.allow_empty:
+        outcome = _rename_into_place(con, spec, batch, 0)  # the table, with the batch's columns
+    elif rows_in == 0:
         con.execute(f"DROP TABLE {batch}")
         outcome = write_nothing(con, spec)
     elif spec.write == "replace":
@@ -350,7 +352,7 @@ def _write_into(
     if ROW_HASH not in existing:
         con.execute(f"ALTER TABLE {spec.target} ADD COLUMN {quote(ROW_HASH)} UBIGINT")
     columns, changes = reconcile(
-        con, spec.target, _data_columns(existing), incoming, spec.schema_policy
+        con, spec.target, _data_columns(existing), incoming, spec.schema_policy, batch
     )
     stored = _data_columns(columns_of(con, spec.target))
     if spec.write != "append" and any(c.change in ("added", "widened") for c in changes):

@@ -120,9 +120,8 @@ def _flatten_column(
             return
         children[name] = _child_table(column, parent_id, max_nesting - depth - 1)
         return
-    if pa.types.is_null(kind):
-        out[name] = column.cast(pa.string())
-        return
+    # A column of nulls only stays Arrow's null type: nulls are no evidence of a type, and the
+    # writer creates no column from them (a list of objects arriving as null: no child rows).
     out[name] = column
 
 

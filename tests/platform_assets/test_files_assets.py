@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import json
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -368,3 +370,255 @@ def test_parquet_files_whose_schema_grew_lose_no_column_and_no_precision(
         (1, 10.0, None),
         (2, 20.5, "late"),
     ]
+
+
+MONTHS = {
+    "in/2026-01.csv": "amount,zip\n10,10115\n20,10115\n",
+    "in/2026-02.csv": "amount,zip\n12.5,01067\n",
+}
+
+
+def _monthly_source(project: Project, write: str = "append", policy: str = "evolve") -> None:
+    project.source(
+        "sales",
+        f"""
+        name: sales
+        kind: files
+        tables: [{{name: orders, path: "in/2026-*.csv", write: {write},
+                   schema_policy: {policy}}}]
+        """,
+    )
+
+
+def test_every_file_of_a_glob_types_its_columns(project: Project) -> None:
+    """The first file alone would type amount as an integer and zip as a number: 12.5 would
+    land as 13 and 01067 as 1067."""
+    for path, text in MONTHS.items():
+        project.file(path, text)
+    _monthly_source(project)
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.query("SELECT amount, zip FROM sales.orders ORDER BY amount") == [
+        (10.0, "10115"),
+        (12.5, "01067"),
+        (20.0, "10115"),
+    ]
+
+
+def test_a_later_file_widens_the_stored_columns_in_a_later_load(project: Project) -> None:
+    project.file("in/2026-01.csv", MONTHS["in/2026-01.csv"])
+    _monthly_source(project)
+    assert project.run().success
+    project.file("in/2026-02.csv", MONTHS["in/2026-02.csv"])
+    (project.root / "in/2026-01.csv").unlink()
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.query("SELECT amount, zip FROM sales.orders ORDER BY amount") == [
+        (10.0, "10115"),
+        (12.5, "01067"),
+        (20.0, "10115"),
+    ]
+    assert project.query(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'orders' AND column_name IN ('amount', 'zip') ORDER BY 1"
+    ) == [("amount", "DOUBLE"), ("zip", "VARCHAR")]
+
+
+def test_a_file_that_does_not_fit_a_frozen_table_fails_naming_file_line_and_column(
+    project: Project,
+) -> None:
+    project.file("in/2026-01.csv", MONTHS["in/2026-01.csv"])
+    _monthly_source(project, policy="freeze")
+    assert project.run().success
+    project.file("in/2026-02.csv", "amount,zip\n11,10115\n12.5,10115\n")
+    (project.root / "in/2026-01.csv").unlink()
+
+    report = project.run()
+
+    assert not report.success
+    failure = " ".join(report.failures)
+    assert "2026-02.csv, line 3: column 'amount' holds '12.5'" in failure
+    assert project.scalar("SELECT count(*) FROM sales.orders") == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected_type", "expected"),
+    [
+        ("id\n18446744073709551615\n5\n", "UBIGINT", [5, 18446744073709551615]),
+        ("id\n-5\n18446744073709551615\n", "HUGEINT", [-5, 18446744073709551615]),
+        (
+            "id\n5\n340282366920938463463374607431768211456\n",
+            "VARCHAR",
+            ["340282366920938463463374607431768211456", "5"],
+        ),
+        (
+            "id\n1.2345678901234567890\n2.5\n",
+            "DECIMAL(20,19)",
+            [Decimal("1.2345678901234567890"), Decimal("2.5")],
+        ),
+        ("id\n1.5e300\n12345678901234567890\n", "VARCHAR", ["1.5e300", "12345678901234567890"]),
+    ],
+    ids=["beyond BIGINT", "beyond BIGINT with negatives", "beyond 128 bits", "20 digits", "mixed"],
+)
+def test_wide_numbers_in_a_csv_land_exactly_never_as_floats(
+    project: Project, text: str, expected_type: str, expected: list[object]
+) -> None:
+    project.file("in/ids.csv", text)
+    project.source("wide", "name: wide\nkind: files\ntables: [{name: ids, path: in/ids.csv}]\n")
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.scalar("SELECT typeof(id) FROM wide.ids LIMIT 1") == expected_type
+    assert [row[0] for row in project.query("SELECT id FROM wide.ids ORDER BY id")] == expected
+
+
+def test_json_lines_files_land_every_key_whatever_file_brings_it(project: Project) -> None:
+    for n in range(1, 41):
+        line = {"a": n} if n < 40 else {"a": n, "b": "new"}
+        project.file(f"in/part-{n:02}.jsonl", json.dumps(line) + "\n")
+    project.source(
+        "events", "name: events\nkind: files\ntables: [{name: e, path: in/part-*.jsonl}]\n"
+    )
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.query("SELECT a, b FROM events.e WHERE b IS NOT NULL") == [(40, "new")]
+    assert project.scalar("SELECT count(*) FROM events.e") == 40
+
+
+def test_json_files_land_every_key_whatever_file_brings_it(project: Project) -> None:
+    for n in range(1, 41):
+        record = {"a": n} if n < 40 else {"a": n, "b": 1.5}
+        project.file(f"in/part-{n:02}.json", json.dumps([record]))
+    project.source(
+        "events", "name: events\nkind: files\ntables: [{name: e, path: in/part-*.json}]\n"
+    )
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.query("SELECT a, b FROM events.e WHERE b IS NOT NULL") == [(40, 1.5)]
+
+
+def test_a_header_only_csv_allowed_empty_creates_the_empty_table(project: Project) -> None:
+    project.file("in/empty.csv", "foo,bar\n")
+    project.source(
+        "shop",
+        """
+        name: shop
+        kind: files
+        tables: [{name: things, path: in/empty.csv, allow_empty: true,
+                  columns: {bar: INTEGER}}]
+        """,
+    )
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.scalar("SELECT count(*) FROM shop.things") == 0
+    assert project.query(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'things' AND column_name IN ('foo', 'bar') ORDER BY 1"
+    ) == [("bar", "INTEGER"), ("foo", "VARCHAR")]
+
+
+def test_parquet_files_that_disagree_on_a_type_land_every_value_exactly(project: Project) -> None:
+    """DuckDB's own union makes BIGINT and DOUBLE a DOUBLE: 2^53 + 1 would land as 2^53."""
+    (project.root / "in").mkdir(exist_ok=True)
+    pq.write_table(
+        pa.table({"v": pa.array([2**53 + 1], pa.int64())}), project.root / "in/a.parquet"
+    )
+    pq.write_table(pa.table({"v": pa.array([0.5])}), project.root / "in/b.parquet")
+    pq.write_table(pa.table({"v": pa.array([7], pa.int64())}), project.root / "in/c.parquet")
+    project.source("p", "name: p\nkind: files\ntables: [{name: t, path: in/*.parquet}]\n")
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.scalar("SELECT typeof(v) FROM p.t LIMIT 1") == "VARCHAR"
+    assert sorted(row[0] for row in project.query("SELECT v FROM p.t")) == [
+        "0.5",
+        "7",
+        "9007199254740993",
+    ]
+
+
+def test_json_lines_files_that_disagree_on_a_type_land_every_value_exactly(
+    project: Project,
+) -> None:
+    project.file("in/a.jsonl", '{"v": 9007199254740993}\n')
+    project.file("in/b.jsonl", '{"v": 0.5}\n')
+    project.file("in/c.jsonl", '{"v": 2}\n')
+    project.source("j", "name: j\nkind: files\ntables: [{name: t, path: in/*.jsonl}]\n")
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert sorted(row[0] for row in project.query("SELECT v FROM j.t")) == [
+        "0.5",
+        "2",
+        "9007199254740993",
+    ]
+
+
+def test_parquet_files_whose_integers_fit_a_double_widen_to_double(project: Project) -> None:
+    (project.root / "in").mkdir(exist_ok=True)
+    pq.write_table(pa.table({"v": pa.array([10], pa.int64())}), project.root / "in/a.parquet")
+    pq.write_table(pa.table({"v": pa.array([0.5])}), project.root / "in/b.parquet")
+    project.source("p", "name: p\nkind: files\ntables: [{name: t, path: in/*.parquet}]\n")
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.query("SELECT v FROM p.t ORDER BY v") == [(0.5,), (10.0,)]
+
+
+def test_a_stored_bigint_widens_for_a_later_file_of_wider_integers(project: Project) -> None:
+    project.file("in/ids.csv", "id\n5\n")
+    project.source(
+        "wide", "name: wide\nkind: files\ntables: [{name: ids, path: in/ids.csv, write: append}]\n"
+    )
+    assert project.run().success
+    project.file("in/ids.csv", "id\n18446744073709551615\n")
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.scalar("SELECT typeof(id) FROM wide.ids LIMIT 1") == "HUGEINT"
+    assert [row[0] for row in project.query("SELECT id FROM wide.ids ORDER BY id")] == [
+        5,
+        18446744073709551615,
+    ]
+
+
+def test_a_file_whose_column_is_empty_does_not_type_it(project: Project) -> None:
+    """DuckDB calls a column of empty values VARCHAR; nulls are no evidence of a type."""
+    project.file("in/a.csv", "id,amount\n1,\n2,\n")
+    project.file("in/b.csv", "id,amount\n3,12.5\n")
+    project.source("s", "name: s\nkind: files\ntables: [{name: t, path: in/*.csv}]\n")
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.scalar("SELECT typeof(amount) FROM s.t LIMIT 1") == "DOUBLE"
+    assert project.query("SELECT id, amount FROM s.t ORDER BY id") == [
+        (1, None),
+        (2, None),
+        (3, 12.5),
+    ]
+
+
+def test_a_json_integer_beyond_64_bits_lands_exactly(project: Project) -> None:
+    project.file("in/ids.jsonl", '{"id": 14933243513335727983}\n{"id": 5}\n')
+    project.source("j", "name: j\nkind: files\ntables: [{name: ids, path: in/ids.jsonl}]\n")
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.query("SELECT id FROM j.ids ORDER BY id") == [(5,), (14933243513335727983,)]

@@ -283,3 +283,109 @@ def test_a_second_run_over_the_same_records_merges_child_rows_without_duplicates
     assert asked == ["2024-01-01T00:00:00Z", "2021-06-09T10:00:00Z"]
     assert project.scalar("SELECT count(*) FROM gh.issues__labels") == 10
     assert project.scalar("SELECT count(DISTINCT _load_id) FROM gh.issues__labels") == 1
+
+
+def _serve_pages(api: HTTPServer, issues: list[dict[str, object]]) -> None:
+    """Serve `issues` two per page, as they are when asked (the list may change between runs)."""
+
+    def handler(request: Request) -> Response:
+        page = int(request.args.get("page", 1))
+        headers = {}
+        if page * 2 < len(issues):
+            headers["Link"] = f'<{api.url_for("/issues")}?page={page + 1}>; rel="next"'
+        return json_response(issues[(page - 1) * 2 : page * 2], headers=headers)
+
+    api.expect_request("/issues").respond_with_handler(handler)
+
+
+def _frozen_issues_source(project: Project, api: HTTPServer, policy: str = "evolve") -> None:
+    project.source(
+        "gh",
+        f"""
+        name: gh
+        kind: rest
+        client:
+          base_url: {api.url_for("/")}
+          auth: {{type: bearer, token: "${{GH_TOKEN}}"}}
+        tables:
+          - name: issues
+            endpoint: {{path: /issues, params: {{per_page: 2}}, paginator: link_header}}
+            primary_key: id
+            write: merge
+            schema_policy: {policy}
+        """,
+    )
+
+
+def test_a_field_null_on_the_first_page_is_typed_by_its_values_on_a_later_one(
+    project: Project, api: HTTPServer
+) -> None:
+    """Page 1 holds only nulls for milestone; page 2 integers: nulls are no evidence of a type."""
+    issues = [
+        {**issue, "milestone": None if issue["number"] <= 2 else 7 * int(str(issue["number"]))}
+        for issue in ISSUES
+    ]
+    _serve_pages(api, issues)
+    _frozen_issues_source(project, api)
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.scalar("SELECT typeof(milestone) FROM gh.issues LIMIT 1") == "BIGINT"
+    assert project.query("SELECT id, milestone FROM gh.issues ORDER BY id") == [
+        (101, None),
+        (102, None),
+        (103, 21),
+        (104, 28),
+        (105, 35),
+    ]
+
+
+def test_a_field_null_in_every_record_creates_no_column(project: Project, api: HTTPServer) -> None:
+    _serve_pages(api, [{**issue, "closed_by": None} for issue in ISSUES])
+    _frozen_issues_source(project, api)
+
+    report = project.run()
+
+    assert report.success, report.failures
+    columns = [row[0] for row in project.query("DESCRIBE gh.issues")]
+    assert "closed_by" not in columns
+
+
+def test_a_list_of_objects_arriving_as_null_adds_no_column_to_a_frozen_parent(
+    project: Project, api: HTTPServer
+) -> None:
+    """labels became the child table issues__labels; a later run where every record's labels is
+    null means "no child rows", not a new VARCHAR column, so freeze accepts it."""
+    issues = [dict(issue) for issue in ISSUES]
+    _serve_pages(api, issues)
+    _frozen_issues_source(project, api, policy="freeze")
+    assert project.run().success
+    for issue in issues:
+        issue["labels"] = None
+        issue["title"] = f"{issue['title']} (edited)"
+
+    report = project.run()
+
+    assert report.success, report.failures
+    columns = [row[0] for row in project.query("DESCRIBE gh.issues")]
+    assert "labels" not in columns
+    assert project.scalar("SELECT title FROM gh.issues WHERE id = 101") == "issue 1 (edited)"
+
+
+def test_a_stored_value_set_to_null_by_the_source_becomes_null(
+    project: Project, api: HTTPServer
+) -> None:
+    """A merge batch whose column holds only nulls still says "this is null now"."""
+    issues = [{**issue, "milestone": 5} for issue in ISSUES]
+    _serve_pages(api, issues)
+    _frozen_issues_source(project, api)
+    assert project.run().success
+    for issue in issues:
+        issue["milestone"] = None
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert project.scalar("SELECT count(milestone) FROM gh.issues") == 0
+    assert project.scalar("SELECT typeof(milestone) FROM gh.issues LIMIT 1") == "BIGINT"
