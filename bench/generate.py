@@ -1,8 +1,13 @@
 """The benchmark's input: 5M rows x 12 columns (ints, decimals, strings, timestamps, booleans,
-2% nulls) as CSV (about 680 MB) and its Parquet twin, made once under bench/.data/."""
+2% nulls) as CSV (about 680 MB) and its Parquet twin, made once under bench/.data/.
+
+Beside them, the next snapshot of the same table (`orders_<rows>_changed.*`): every row of the
+first, where one in ten (`id % 10 = 3`) has a new `amount` and `updated_at`, followed by 5% new
+rows. Both are generated from the row number alone, so every run reads the same bytes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -28,14 +33,63 @@ SELECT
 FROM range({rows}) t(i)
 """
 
+_CHANGED = "id % 10 = 3"
+"""The rows the next snapshot changes: one in ten."""
+
+_CHANGED_SQL = f"""
+SELECT * REPLACE (
+    CASE WHEN {_CHANGED} THEN amount + 1 ELSE amount END::DECIMAL(12, 2) AS amount,
+    CASE WHEN {_CHANGED} THEN updated_at + INTERVAL 1 DAY ELSE updated_at END AS updated_at
+)
+FROM ({_ROWS_SQL})
+"""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the changed snapshot holds against the first, in rows."""
+
+    rows: int
+    """Rows of the first snapshot."""
+    changed: int
+    """Rows of the first whose values differ in the second (10%)."""
+    new: int
+    """Rows only the second holds (5%), appended after the first's."""
+
+    @property
+    def total(self) -> int:
+        return self.rows + self.new
+
+
+def snapshot(rows: int) -> Snapshot:
+    """The counts the changed snapshot of `rows` rows is generated with."""
+    return Snapshot(rows=rows, changed=len(range(3, rows, 10)), new=rows // 20)
+
 
 def ensure_inputs(rows: int) -> tuple[Path, Path]:
+    """The first snapshot of `rows` rows: (CSV path, Parquet path), generated if missing."""
+    return _ensure(f"orders_{rows}", _ROWS_SQL.format(rows=int(rows)))
+
+
+def ensure_changed_inputs(rows: int) -> tuple[Path, Path]:
+    """The next snapshot (see the module's docstring): (CSV path, Parquet path)."""
+    total = snapshot(rows).total
+    return _ensure(f"orders_{rows}_changed", _CHANGED_SQL.format(rows=int(total)))
+
+
+def _ensure(stem: str, sql: str) -> tuple[Path, Path]:
     DATA.mkdir(exist_ok=True)
-    csv_path, parquet_path = DATA / f"orders_{rows}.csv", DATA / f"orders_{rows}.parquet"
+    csv_path, parquet_path = DATA / f"{stem}.csv", DATA / f"{stem}.parquet"
     if not csv_path.exists() or not parquet_path.exists():
         con = duckdb.connect()
-        con.execute(f"CREATE TEMP TABLE rows AS {_ROWS_SQL.format(rows=int(rows))}")
-        con.execute(f"COPY rows TO '{csv_path}' (HEADER, DELIMITER ',')")
-        con.execute(f"COPY rows TO '{parquet_path}' (FORMAT parquet)")
+        con.execute(f"CREATE TEMP TABLE rows AS {sql}")
+        # Written under a temporary name first: an interrupted run leaves no half file behind.
+        for path, options in (
+            (csv_path, "HEADER, DELIMITER ','"),
+            (parquet_path, "FORMAT parquet"),
+        ):
+            partial = path.with_name(f".{path.name}.partial")
+            con.execute(f"COPY rows TO '{partial}' ({options})")
+            partial.replace(path)
         con.close()
     return csv_path, parquet_path
