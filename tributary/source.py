@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, get_args
 
 import polars as pl
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import core_schema
 
 from platform_assets.config.env import interpolate
@@ -79,8 +85,15 @@ class SourceOptions(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _resolve_variables(cls, value: Any) -> Any:
+    def _resolve_variables(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _holds_secret(field.annotation):
+            return value
         return interpolate(value) if isinstance(value, str) else value
+
+
+def _holds_secret(annotation: Any) -> bool:
+    return annotation is Secret or any(_holds_secret(arg) for arg in get_args(annotation))
 
 
 Options = SourceOptions
