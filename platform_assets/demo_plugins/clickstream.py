@@ -28,12 +28,12 @@ def _moment(text: str) -> datetime:
 
 
 class Clickstream(DataSource):
-    """Page views from `start` until `end` (default: now), `batch_rows` per batch."""
+    """Page views from `start` until `end` (an ISO time, or `now`), `batch_rows` per batch."""
 
     class Options(tributary.Options):
         seed: int = 42
         start: str = "2026-01-01T00:00:00Z"
-        end: str | None = None
+        end: str = "now"
         every_seconds: int = 60
         batch_rows: int = 10_000
         users: int = 500
@@ -43,7 +43,7 @@ class Clickstream(DataSource):
     def fetch(self, table: TableRequest, state: State) -> Iterator[pa.Table]:
         o = self.options
         start, step = _moment(o.start), timedelta(seconds=o.every_seconds)
-        end = _moment(o.end) if o.end else datetime.now(UTC)
+        end = datetime.now(UTC) if o.end == "now" else _moment(o.end)
         first = 0
         if state.cursor is not None:
             # The view right after the cursor: the cursor's own view has landed already.
