@@ -93,7 +93,7 @@ class PluginRead:
             ) from None
 
     def _error(self, phase: str, error: Exception) -> PluginError:
-        where = "a batch it yielded is invalid" if phase == "batch" else f"failed in {phase}"
+        where = "yielded an invalid batch" if phase == "batch" else f"failed in {phase}"
         cause = self.plugin.redact(f"{type(error).__name__}: {error}")
         return PluginError(f"plugin {self.name!r} {where}: {cause}")
 

@@ -50,12 +50,16 @@ class Events(DataSource):
         if state.cursor is not None:
             fresh = [r for r in fresh if r["updated_at"] > state.cursor]
         size = self.options.batch_rows
+        if fail == "no_cursor":
+            fresh = [{k: v for k, v in r.items() if k != "updated_at"} for r in fresh]
         for n, start in enumerate(range(0, len(fresh), size)):
             if fail == "midstream" and n == 2:
                 raise ConnectionResetError("connection reset after 2 batches")
-            yield fresh[start : start + size]
+            yield "not a batch" if fail == "bad_batch" else fresh[start : start + size]
 
     def transform(self, batch, table):
+        if not isinstance(batch, list):
+            return batch
         if self.options.fail == "transform" and table.name == "events":
             raise ValueError("cannot parse amount 'n/a'")
         frame = pl.DataFrame(batch)

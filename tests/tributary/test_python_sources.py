@@ -150,6 +150,16 @@ def test_lookback_and_initial_value_set_where_the_plugin_starts(
             "plugin 'events' failed in fetch: ConnectionResetError: connection reset after "
             "2 batches",
         ),
+        (
+            "bad_batch",
+            "plugin 'events' yielded an invalid batch: TypeError: a batch must be a pyarrow "
+            "Table or RecordBatch, a polars DataFrame or a list of dicts, not str",
+        ),
+        (
+            "no_cursor",
+            "plugin 'events': incremental.cursor_field 'updated_at' is not a column of the "
+            "batch (columns: id, kind, amount, amount_cents)",
+        ),
     ],
 )
 def test_a_plugin_that_raises_fails_its_table_only_and_moves_nothing(
