@@ -88,7 +88,11 @@ def _extract(runner: PluginRunner, source: SourceConfig, table: TableConfig) -> 
         with runner.open(source) as plugin:
             read = PluginRead(plugin, source.plugin, request, state)
             try:
-                load.stage(read.batches())
+                load.stage(read.streams())
+            except Exception:
+                if read.error is not None:
+                    raise read.error from None
+                raise
             finally:
                 if plugin._http is not None:
                     load.requests = plugin._http.requests

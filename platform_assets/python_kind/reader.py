@@ -14,6 +14,9 @@ import pyarrow as pa
 from resources.cursors import column_maximum, later
 from tributary.source import Batch, DataSource, PluginError, State, TableRequest
 
+STREAM_ROWS = 500_000
+"""About how many rows one stream (one staging statement) carries."""
+
 
 def as_arrow(batch: Batch) -> pa.Table:
     """A batch as an Arrow table; raises `TypeError` for anything that is not a `Batch`, and
@@ -44,6 +47,8 @@ class PluginRead:
         self.plugin, self.name, self.table, self.state = plugin, name, table, state
         self.reached: str | None = None
         self.returned: str | None = None
+        self.error: PluginError | None = None
+        self._next: pa.Table | None = None
         self.rows = 0
 
     @property
@@ -56,6 +61,36 @@ class PluginRead:
         if self.table.cursor_field is None:
             return None
         return later(self.state.last_cursor, self.reached)
+
+    def streams(self, max_rows: int = STREAM_ROWS) -> Iterator[pa.RecordBatchReader]:
+        """The batches as Arrow streams of at most about `max_rows` rows, each of batches with
+        the same schema, to be read one after the other: a writer reads a stream as one
+        statement while the plugin makes its next batch, and commits it before the next
+        stream, which keeps its memory bounded. A `PluginError` raised while a stream is read
+        is kept in `error`, since the stream's reader may wrap it in an error of its own."""
+        tables = (t.replace_schema_metadata(None) for t in self.batches() if t.schema.names)
+        pending = next(tables, None)
+        while pending is not None:
+            run = self._run(pending, tables, max_rows)
+            yield pa.RecordBatchReader.from_batches(pending.schema, run)
+            pending = self._next
+
+    def _run(
+        self, first: pa.Table, tables: Iterator[pa.Table], max_rows: int = STREAM_ROWS
+    ) -> Iterator[pa.RecordBatch]:
+        """`first` and the tables after it with its schema, up to `max_rows` rows; the table
+        that ends the run is left in `_next`."""
+        current: pa.Table | None = first
+        rows = 0
+        while current is not None and current.schema.equals(first.schema) and rows < max_rows:
+            rows += current.num_rows
+            yield from current.to_batches()
+            try:
+                current = next(tables, None)
+            except PluginError as error:
+                self.error = error
+                raise
+        self._next = current
 
     def batches(self) -> Iterator[pa.Table]:
         phase = "fetch"

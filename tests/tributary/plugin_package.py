@@ -66,6 +66,19 @@ class Events(DataSource):
         return frame.with_columns(amount_cents=(pl.col("amount") * 100).cast(pl.Int64))
 '''
 
+MODULE += """
+
+class Evolving(DataSource):
+    \"\"\"Batches whose columns change on the way: a column appears, another widens.\"\"\"
+
+    def fetch(self, table, state):
+        import pyarrow as pa
+
+        yield pa.table({"id": [1], "size": pa.array([10], pa.int32())})
+        yield pl.DataFrame({"id": [2], "size": [2**40], "colour": ["red"]})
+        yield [{"id": 3, "size": 30, "colour": "blue"}]
+"""
+
 BROKEN = """
 import vendor_sdk_that_is_not_installed  # noqa: F401
 """

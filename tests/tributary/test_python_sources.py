@@ -296,3 +296,22 @@ def test_project_code_is_named_module_colon_class(project: Project, plugin: Path
 
     assert project.run().success
     assert project.scalar("SELECT count(*) FROM vendor.events") == 3
+
+
+def test_batches_whose_columns_change_land_together(project: Project, plugin: Path) -> None:
+    project.source(
+        "vendor",
+        """
+        name: vendor
+        kind: python
+        plugin: events_plugin:Evolving
+        tables: [{name: items}]
+        """,
+    )
+
+    assert project.run().success
+    assert project.query("SELECT id, size, colour FROM vendor.items ORDER BY id") == [
+        (1, 10, None),
+        (2, 2**40, "red"),
+        (3, 30, "blue"),
+    ]
