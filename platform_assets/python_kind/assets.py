@@ -36,17 +36,18 @@ class PluginRunner(ConfigurableResource):
     cache_dir: str = Field(description="Where a `client.cache_ttl` keeps cached GET responses.")
 
     @contextlib.contextmanager
-    def open(self, source: PythonSource) -> Iterator[DataSource]:
-        """The plugin, ready to fetch; its HTTP client is closed afterwards."""
+    def open(self, source: PythonSource) -> Iterator[tuple[DataSource, RestClient | None]]:
+        """The plugin, ready to fetch, and its HTTP client (closed afterwards), if any."""
         redact = Redactor()
         client = None
         if source.client is not None:
             cache = Path(self.cache_dir) / f"{source.name}.sqlite"
             client = RestClient(source.client, redact, cache)
         try:
-            yield source.plugin_class(
+            plugin = source.plugin_class(
                 options=source.options, source=source.name, http=client, redact=redact
             )
+            yield plugin, client
         finally:
             if client is not None:
                 client.close()
@@ -85,7 +86,7 @@ def _extract(runner: PluginRunner, source: SourceConfig, table: TableConfig) -> 
             state.cursor = start_from(last, incremental.initial_value, incremental.lookback)
             state.cursor_field = incremental.cursor_field
         request = TableRequest(table.name, table.options, state.cursor_field)
-        with runner.open(source) as plugin:
+        with runner.open(source) as (plugin, client):
             read = PluginRead(plugin, source.plugin, request, state)
             try:
                 load.stage(read.streams())
@@ -94,10 +95,10 @@ def _extract(runner: PluginRunner, source: SourceConfig, table: TableConfig) -> 
                     raise read.error from None
                 raise
             finally:
-                if plugin._http is not None:
-                    load.requests = plugin._http.requests
-                    load.retries = plugin._http.retries
-                    load.bytes_read = plugin._http.bytes_read
+                if client is not None:
+                    load.requests = client.requests
+                    load.retries = client.retries
+                    load.bytes_read = client.bytes_read
         return read.cursor
 
     return stage

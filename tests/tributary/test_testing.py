@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from platform_assets import settings
-from tributary.testing import SourceRunError, run_source
+from tributary.testing import SourceRunError, run_source, warehouse_in
 
 DEMO = settings.PACKAGE_DIR / "catalog"
 
@@ -37,6 +37,11 @@ def test_the_demo_exchange_rates_walk_the_calendar_through_the_platform_client(
     usd = rates.filter(pl.col("currency") == "USD").sort("rate_date").row(0, named=True)
     assert str(usd["rate_date"]) == "2026-01-05"
     assert str(usd["rate"]) == "1.079700"  # exactly as published, no float rounding
+    with warehouse_in(tmp_path).read_only() as con:
+        requests = con.execute(
+            "SELECT requests FROM _tributary.loads WHERE source = 'fx' AND status = 'succeeded'"
+        ).fetchall()
+    assert requests == [(1 + 15,)], "the calendar, then one request per day, all counted"
 
 
 def test_a_failed_run_raises_naming_the_table(
