@@ -75,3 +75,17 @@ def test_a_cursor_the_plugin_returns_is_stored_as_it_is() -> None:
     read = PluginRead(Advancing(SourceOptions()), "a", TableRequest("t"), State())
     assert [s.read_all().num_rows for s in read.streams()] == [1]
     assert read.cursor == "change-token-42"
+
+
+class Announcing(DataSource):
+    def fetch(self, table: TableRequest, state: State) -> Iterator[Rows]:
+        yield [{"id": 1}]
+        state.advance("offset-7")
+
+
+def test_a_cursor_the_plugin_advances_to_is_stored_as_it_is() -> None:
+    read = PluginRead(
+        Announcing(SourceOptions()), "a", TableRequest("t", cursor_field="id"), State()
+    )
+    assert [s.read_all().num_rows for s in read.streams()] == [1]
+    assert read.cursor == "offset-7"
