@@ -28,7 +28,8 @@ WITH_DEMO_API = $(BIN)/python -m platform_assets.demo_api --port $(DEMO_API_PORT
 	OPEN_METEO_API_URL=$${OPEN_METEO_API_URL:-$(DEMO_API)/weather} \
 	NEWSAPI_URL=$${NEWSAPI_URL:-$(DEMO_API)/news} \
 	GITHUB_API_URL=$${GITHUB_API_URL:-$(DEMO_API)/github} \
-	USGS_API_URL=$${USGS_API_URL:-$(DEMO_API)/earthquakes}
+	USGS_API_URL=$${USGS_API_URL:-$(DEMO_API)/earthquakes} \
+	FX_API_URL=$${FX_API_URL:-$(DEMO_API)/fx}
 
 demo: install
 	$(BIN)/tributary validate
@@ -50,6 +51,7 @@ bench: install
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.checks
 	$(BIN)/python -m bench.rest_api
+	$(BIN)/python -m bench.plugins
 
 samples: install
 	$(BIN)/python -m platform_assets.demo_samples

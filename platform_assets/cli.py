@@ -262,5 +262,25 @@ def _print_rows(headers: list[str], rows: list[tuple[Any, ...]], output: str) ->
         typer.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
+@app.command("new-source")
+def new_source(
+    name: Annotated[str, typer.Argument(help="The source's name, e.g. weather_station.")],
+    directory: Annotated[
+        Path, typer.Option("--directory", "-d", help="Where to create the package folder.")
+    ] = Path("."),
+) -> None:
+    """Write a plugin package for a Python source: the class, its entry point, a catalog
+    example and a test that runs it against a temporary warehouse."""
+    from platform_assets.python_kind.scaffold import ScaffoldError
+    from platform_assets.python_kind.scaffold import new_source as scaffold
+
+    try:
+        root = scaffold(name, directory)
+    except ScaffoldError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {root}\nnext: cd {root} && pip install -e . && pytest")
+
+
 if __name__ == "__main__":
     main()

@@ -1,6 +1,7 @@
 """A local stand-in for the public APIs the demo's REST sources read, on 127.0.0.1.
 
-Responses are shaped like the real ones (Open-Meteo, NewsAPI, GitHub, USGS) and served from
+Responses are shaped like the real ones (Open-Meteo, NewsAPI, GitHub, USGS, an
+exchange-rate service) and served from
 `data/samples/api/`. Each API lives under a prefix, so a source's `base_url` is
 `http://127.0.0.1:<port>/<prefix>` here and the real API's root otherwise:
 
@@ -23,12 +24,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples" / "api"
 DEFAULT_PORT = 8765
 NEWS_KEY = "demo-news-key"
+FX_KEY = "demo-fx-key"
 GITHUB_TOKEN = "demo-github-token"
 PREFIXES = {
     "weather": "OPEN_METEO_API_URL",
     "news": "NEWSAPI_URL",
     "github": "GITHUB_API_URL",
     "earthquakes": "USGS_API_URL",
+    "fx": "FX_API_URL",
 }
 """The demo's API prefixes and the environment variable that points each source elsewhere."""
 
@@ -80,11 +83,30 @@ def _earthquakes(query: dict[str, str], _headers: dict[str, str], _base: str) ->
     return 200, sample("usgs_earthquakes.geojson"), {}
 
 
+def _fx_calendar(query: dict[str, str], headers: dict[str, str], _base: str) -> Reply:
+    if headers.get("x-api-key") != FX_KEY:
+        return 403, {"error": "a valid X-API-Key header is required"}, {}
+    after = query.get("after", "")
+    days = [d["date"] for d in sample("ecb_fx_rates.json")["publications"] if d["date"] > after]
+    return 200, {"dates": days}, {}
+
+
+def _fx_rates(query: dict[str, str], headers: dict[str, str], _base: str) -> Reply:
+    if headers.get("x-api-key") != FX_KEY:
+        return 403, {"error": "a valid X-API-Key header is required"}, {}
+    days = {d["date"]: d for d in sample("ecb_fx_rates.json")["publications"]}
+    if query.get("date") not in days:
+        return 404, {"error": f"no publication on {query.get('date')}"}, {}
+    return 200, days[query["date"]], {}
+
+
 ROUTES: dict[str, Callable[[dict[str, str], dict[str, str], str], Reply]] = {
     "/weather/v1/forecast": _weather,
     "/news/v2/everything": _news,
     "/github/repos/dagster-io/dagster/issues": _issues,
     "/earthquakes/fdsnws/event/1/query": _earthquakes,
+    "/fx/v1/calendar": _fx_calendar,
+    "/fx/v1/rates": _fx_rates,
 }
 
 

@@ -20,6 +20,7 @@ from checks.gate import QualityGate
 from checks.rules import compile_checks
 from platform_assets.config.base import SourceConfig, TableConfig
 from platform_assets.loading import (
+    EXPECTED_ERRORS,
     Extract,
     SourceLoadError,
     asset_key,
@@ -27,8 +28,10 @@ from platform_assets.loading import (
     failed_tables,
     load_events,
     run_load,
+    write_spec,
 )
 from resources.warehouse import Warehouse
+from resources.write_dispositions import WriteSpec
 
 ExtractFactory = Callable[[Any, SourceConfig, TableConfig], Extract]
 """Given the kind's reader resource, the source and a table, the function that stages it."""
@@ -73,8 +76,11 @@ def build_source_assets(
     reader_key: str,
     extract_for: ExtractFactory,
     kinds_of: Callable[[TableConfig], set[str]] = lambda _table: set(),
+    write_spec_for: Callable[[SourceConfig, TableConfig], WriteSpec] = write_spec,
+    expected_errors: tuple[type[Exception], ...] = EXPECTED_ERRORS,
 ) -> AssetsDefinition:
-    """One multi-asset per source; selecting some of its tables runs only those."""
+    """One multi-asset per source; selecting some of its tables runs only those. An error of
+    one of `expected_errors` fails its table only; `write_spec_for` says how a table lands."""
     specs = [asset_spec(source, t, kinds_of(t)) for t in source.tables]
     tables = {asset_key(source, t): t for t in source.tables}
     compiled = {key: compile_checks(table.checks) for key, table in tables.items()}
@@ -98,7 +104,14 @@ def build_source_assets(
             gate = QualityGate(source.name, table, compiled[key]) if compiled[key].rules else None
             try:
                 result = run_load(
-                    context, warehouse, source, table, extract_for(reader, source, table), gate
+                    context,
+                    warehouse,
+                    source,
+                    table,
+                    extract_for(reader, source, table),
+                    gate,
+                    expected_errors,
+                    write_spec_for(source, table),
                 )
             except SourceLoadError as error:
                 context.log.error(str(error))

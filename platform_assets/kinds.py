@@ -4,29 +4,22 @@ resource it needs. Built-in kinds are listed here; a package adds its own by exp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import entry_points
-
-from dagster import AssetsDefinition, ConfigurableResource
 
 from platform_assets import settings
 from platform_assets.config.base import SourceConfig
 from platform_assets.config.files import FilesSource
 from platform_assets.config.rest import RestSource
 from platform_assets.files import build_files_assets
+from platform_assets.python_kind import KIND as PYTHON
 from platform_assets.rest import build_rest_assets
+from platform_assets.source_kind import SourceKind
 from resources.files import FileReader
 from resources.rest import RestReader
 
-
-@dataclass(frozen=True)
-class SourceKind:
-    name: str
-    config: type[SourceConfig]
-    build_assets: Callable[[SourceConfig], AssetsDefinition]
-    resources: Callable[[], Mapping[str, ConfigurableResource]]
+__all__ = ["BUILT_IN", "SourceKind", "config_models", "registered_kinds"]
 
 
 FILES = SourceKind(
@@ -43,7 +36,7 @@ REST = SourceKind(
     resources=lambda: {"rest": RestReader(cache_dir=str(settings.resolve("data/.cache")))},
 )
 
-BUILT_IN: tuple[SourceKind, ...] = (FILES, REST)
+BUILT_IN: tuple[SourceKind, ...] = (FILES, REST, PYTHON)
 
 
 @cache

@@ -74,6 +74,7 @@ def run_load(
     extract: Extract,
     gate: Gate | None = None,
     expected_errors: tuple[type[Exception], ...] = EXPECTED_ERRORS,
+    spec: WriteSpec | None = None,
 ) -> LoadResult:
     """Stage with `extract`, judge with `gate`, commit. On failure the warehouse keeps its
     previous state, the failed load is recorded, and a `SourceLoadError` names the source and
@@ -82,7 +83,7 @@ def run_load(
     with warehouse.load(source.name, table.name, context.run.run_id) as load:
         try:
             cursor = extract(load)
-            result = load.commit(write_spec(source, table), cursor, gate)
+            result = load.commit(spec or write_spec(source, table), cursor, gate)
         except caught as error:
             raise SourceLoadError(source.name, table.name, error) from error
     context.log.info(

@@ -42,6 +42,7 @@ def test_every_demo_source_lands_with_its_rows(
     server = demo_api.start()
     for name, url in demo_api.base_urls(server.server_address[1]).items():
         monkeypatch.setenv(name, url)
+    monkeypatch.setenv("CLICKSTREAM_END", "2026-11-08T00:00:00Z")  # a week of page views
     catalog = load_platform_catalog()
     resources = {
         "warehouse": Warehouse(path=str(tmp_path / "w.duckdb"), staging_dir=str(tmp_path / "s")),
@@ -66,4 +67,6 @@ def test_every_demo_source_lands_with_its_rows(
         "github.issues": 120,
         "news.articles": 57,
         "weather.hourly_forecast": 168,
+        "clickstream.page_views": 7 * 288 + 1,
+        "fx.rates": 120,
     }
