@@ -85,7 +85,8 @@ def run_load(
             raise SourceLoadError(source.name, table.name, error) from error
     context.log.info(
         f"{source.name}.{table.name}: {result.rows_in} rows in, {result.inserted} inserted, "
-        f"{result.updated} updated, {result.deleted} deleted, {result.quarantined} quarantined "
+        f"{result.updated} updated, {result.deleted} deleted, {result.superseded} superseded "
+        f"by a later row of their key, {result.quarantined} quarantined "
         f"({result.seconds:.2f}s)"
     )
     return result

@@ -35,7 +35,16 @@ class RunReport:
 
     @staticmethod
     def headers() -> list[str]:
-        return ["table", "rows in", "inserted", "updated", "deleted", "quarantined", "seconds"]
+        return [
+            "table",
+            "rows in",
+            "inserted",
+            "updated",
+            "deleted",
+            "superseded",
+            "quarantined",
+            "seconds",
+        ]
 
     def rows(self) -> list[list[Any]]:
         return [
@@ -45,6 +54,7 @@ class RunReport:
                 t.get("rows_inserted"),
                 t.get("rows_updated"),
                 t.get("rows_deleted"),
+                t.get("rows_superseded", 0),
                 t.get("rows_quarantined", 0),
                 t.get("seconds"),
             ]

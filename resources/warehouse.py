@@ -35,7 +35,9 @@ from resources.write_dispositions import (
     WriteSpec,
     create_batch,
     drop_batch,
+    count_rows,
     drop_orphan_batches,
+    resolve_repeated_keys,
     schema_exists,
     write_batch,
     write_nothing,
@@ -124,6 +126,8 @@ class LoadResult:
     schema_changes: list[SchemaChange] = field(default_factory=list)
     verdict: Verdict | None = None
     quarantined: int = 0
+    superseded: int = 0
+    """Rows of the batch dropped for a later row of the same key (merge, scd2)."""
 
     @property
     def blocked(self) -> bool:
@@ -137,6 +141,7 @@ class LoadResult:
             "rows_inserted": self.inserted,
             "rows_updated": self.updated,
             "rows_deleted": self.deleted,
+            "rows_superseded": self.superseded,
             "bytes_read": self.bytes,
             "requests": self.requests,
             "retries": self.retries,
@@ -277,6 +282,7 @@ class Load:
             schema_changes=outcome.schema_changes,
             verdict=outcome.verdict,
             quarantined=outcome.quarantined,
+            superseded=outcome.superseded,
         )
 
     def _write(
@@ -310,18 +316,23 @@ class Load:
         cursor: str | None,
         gate: Gate | None,
     ) -> WriteOutcome:
+        rows_in = count_rows(con, batch)
+        batch, superseded, counts = resolve_repeated_keys(con, spec, batch)
         verdict = gate(con, batch) if gate is not None else None
         quarantined = 0
         if verdict is not None:
             quarantined = record_verdict(con, verdict, batch, self.load_id, self.source, self.table)
         if verdict is not None and verdict.blocked:
             con.execute(f"DROP TABLE {batch}")
-            outcome = WriteOutcome(rows_in=quarantined)
+            outcome = WriteOutcome()
             cursor = None
         else:
-            counted = verdict.key_counts if verdict is not None and not quarantined else None
-            outcome = write_batch(con, spec, batch, lineage, counted)
-            outcome.rows_in += quarantined
+            # Setting rows aside adds no null key and no repeat: the counts still hold then.
+            still = (
+                counts if counts is not None and not (quarantined and counts.null_keys) else None
+            )
+            outcome = write_batch(con, spec, batch, lineage, still)
+        outcome.rows_in, outcome.superseded = rows_in, outcome.superseded + superseded
         outcome.verdict, outcome.quarantined = verdict, quarantined
         return self._record(con, spec, outcome, cursor)
 
@@ -338,7 +349,10 @@ class Load:
             "blocked" if outcome.verdict is not None and outcome.verdict.blocked else "succeeded"
         )
         con.execute(
-            "INSERT INTO _tributary.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO _tributary.loads (load_id, run_id, source, table_name, write, status,"
+            " rows_in, rows_inserted, rows_updated, rows_deleted, rows_superseded, bytes,"
+            " requests, retries, started_at, finished_at, error)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 self.load_id,
                 self.run_id,
@@ -350,6 +364,7 @@ class Load:
                 outcome.inserted,
                 outcome.updated,
                 outcome.deleted,
+                outcome.superseded,
                 self.bytes_read,
                 self.requests,
                 self.retries,
