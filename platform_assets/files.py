@@ -16,9 +16,10 @@ def _extract(reader: FileReader, _source: SourceConfig, table: TableConfig) -> E
     assert isinstance(table, FileTable)
 
     def stage(load: Load) -> None:
-        scan = reader.scan(table)
-        load.bytes_read = scan.bytes
-        load.scan(scan.sql)
+        load.scan_files(
+            lambda: reader.versions(table),
+            lambda versions: reader.scan(table, [v.path for v in versions]).sql,
+        )
 
     return stage
 

@@ -17,6 +17,7 @@ from pydantic import Field
 from platform_assets.config.files import FileTable
 from resources.duckdb_client import scratch_connection
 from resources.duckdb_sql import literal, quote
+from resources.file_ledger import FileVersion
 from resources.warehouse_schema import SOURCE_FILE
 
 
@@ -42,8 +43,9 @@ class FileReader(ConfigurableResource):
 
     root: str = Field(description="Relative `path` globs are taken from here.")
 
-    def scan(self, table: FileTable) -> FileScan:
-        files = self.matching_files(table)
+    def scan(self, table: FileTable, files: Sequence[Path] | None = None) -> FileScan:
+        """Plan a scan of the table's matching files, or of `files` (some of them) only."""
+        files = self.matching_files(table) if files is None else tuple(files)
         with scratch_connection() as scratch:
             sql = _scan_sql(table, files, scratch)
         return FileScan(
@@ -56,7 +58,7 @@ class FileReader(ConfigurableResource):
         """`sql` with each row's file named relative to `root` (where it lies under it), as an
         ENUM of the scanned files: a VARCHAR that repeats one name costs DuckDB a tenth of its
         own load time to store; an ENUM nothing."""
-        prefix = str(Path(self.root).resolve()) + "/"
+        prefix = self._prefix()
         names = [str(f).removeprefix(prefix) for f in files]
         column = quote(SOURCE_FILE)
         relative = (
@@ -65,6 +67,17 @@ class FileReader(ConfigurableResource):
         )
         enum = "ENUM(" + ", ".join(literal(n) for n in names) + ")"
         return f"SELECT * REPLACE (CAST({relative} AS {enum}) AS {column}) FROM ({sql})"
+
+    def _prefix(self) -> str:
+        return str(Path(self.root).resolve()) + "/"
+
+    def versions(self, table: FileTable) -> tuple[FileVersion, ...]:
+        """Each matching file as it is now (size, modification time), named as its rows'
+        `_source_file` names it. Raises `FileReadError` when no file matches."""
+        prefix = self._prefix()
+        return tuple(
+            FileVersion.of(str(f).removeprefix(prefix), f) for f in self.matching_files(table)
+        )
 
     def matching_files(self, table: FileTable) -> tuple[Path, ...]:
         pattern = Path(table.path).expanduser()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,11 +24,13 @@ from filelock import FileLock
 from pydantic import Field, field_validator
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
+from resources import file_ledger
 from resources.duckdb_client import scratch_connection
 from resources.duckdb_sql import literal, quote, widen
-from resources.quarantine import record_verdict
-from resources.schema_evolution import SchemaChange
-from resources.warehouse_schema import ensure_platform_schema
+from resources.file_ledger import FilePlan, FileVersion
+from resources.quarantine import forget_files, quarantine_where, record_verdict
+from resources.schema_evolution import SchemaChange, columns_of
+from resources.warehouse_schema import SOURCE_FILE, ensure_platform_schema
 from resources.write_dispositions import (
     Lineage,
     WriteOutcome,
@@ -128,6 +130,8 @@ class LoadResult:
     quarantined: int = 0
     superseded: int = 0
     """Rows of the batch dropped for a later row of the same key (merge, scd2)."""
+    children: list[LoadResult] = field(default_factory=list)
+    """The loads of its child tables, committed in the same transaction (see `Load.child`)."""
 
     @property
     def blocked(self) -> bool:
@@ -160,6 +164,101 @@ class LoadResult:
         return data
 
 
+@dataclass(frozen=True)
+class _Child:
+    """A child table's batch: its load (staging), how it is written, and the column holding
+    its parent row's key."""
+
+    load: Load
+    spec: WriteSpec
+    root_key: str
+
+
+@dataclass(frozen=True)
+class _Files:
+    """Local files a load reads at commit time (see `Load.scan_files`)."""
+
+    versions: Callable[[], Sequence[FileVersion]]
+    rows_sql: Callable[[Sequence[FileVersion]], str]
+
+
+def _root_id(keys: Sequence[str]) -> str:
+    """SQL for a row's key as its child rows' root key holds it: the key's text, several key
+    columns joined by `|`."""
+    if len(keys) == 1:
+        return f"{quote(keys[0])}::VARCHAR"
+    return "concat_ws('|', " + ", ".join(f"{quote(k)}::VARCHAR" for k in keys) + ")"
+
+
+def _parent_keys(
+    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, lineage: Lineage
+) -> str | None:
+    """A temporary table (`id`) of the keys of the parent rows about to land, or None when the
+    parent has no key (its children cannot be told apart by parent)."""
+    if not spec.primary_key:
+        return None
+    parents = f'temp.main."__parents_{lineage.load_id}"'
+    con.execute(
+        f"CREATE TEMP TABLE {parents} AS SELECT DISTINCT {_root_id(spec.primary_key)} AS id "
+        f"FROM {batch}"
+    )
+    return parents
+
+
+def _drop_stale_children(
+    con: duckdb.DuckDBPyConnection,
+    spec: WriteSpec,
+    batch: str | None,
+    root: str,
+    parents: str | None,
+) -> int:
+    """Under merge, delete the stored child rows of the parents being written that the new
+    batch no longer lists (a label removed upstream). Returns how many went."""
+    if parents is None or spec.write != "merge" or not _table_exists(con, spec):
+        return 0
+    listed = ""
+    if batch is not None:
+        same = " AND ".join(
+            f"b.{quote(k)}::VARCHAR = t.{quote(k)}::VARCHAR" for k in spec.primary_key
+        )
+        listed = f" AND NOT EXISTS (SELECT 1 FROM {batch} b WHERE {same})"
+    deleted = con.execute(
+        f"DELETE FROM {spec.target} t WHERE EXISTS "
+        f"(SELECT 1 FROM {parents} p WHERE p.id = t.{quote(root)}::VARCHAR){listed}"
+    ).fetchone()
+    return int(deleted[0]) if deleted else 0
+
+
+def _drop_replaced_files(
+    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, files: FilePlan
+) -> int:
+    """Delete the rows that earlier versions of the files being read again landed: all of them
+    under append; under merge those whose key the new batch no longer holds (the rest are
+    updated by the merge). Returns how many went."""
+    if not files.replaced or spec.write not in ("append", "merge") or spec.full_refresh:
+        return 0
+    if not _table_exists(con, spec) or SOURCE_FILE not in columns_of(con, spec.target):
+        return 0
+    gone = f"t.{quote(SOURCE_FILE)}::VARCHAR IN (SELECT unnest(?))"
+    if spec.write == "merge":
+        same = " AND ".join(
+            f"b.{quote(k)}::VARCHAR = t.{quote(k)}::VARCHAR" for k in spec.primary_key
+        )
+        gone += f" AND NOT EXISTS (SELECT 1 FROM {batch} b WHERE {same})"
+    deleted = con.execute(
+        f"DELETE FROM {spec.target} t WHERE {gone}", [list(files.replaced)]
+    ).fetchone()
+    return int(deleted[0]) if deleted else 0
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [spec.target_schema, spec.target_table],
+    ).fetchone()
+    return bool(found and found[0])
+
+
 class Load:
     """One batch on its way to one table. Made by `Warehouse.load()`; see there.
 
@@ -186,6 +285,8 @@ class Load:
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._staged = False
         self._scan_sql: str | None = None
+        self._files: _Files | None = None
+        self._children: list[_Child] = []
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -237,32 +338,87 @@ class Load:
         finally:
             con.unregister(view)
 
+    def child(self, table: str, spec: WriteSpec, root_key: str) -> Load:
+        """A child table's batch, whose rows belong to rows of this batch: each carries its
+        parent row's primary key in `root_key` (several key columns joined by `|`). Stage its
+        rows on the returned load; this load's `commit` lands them in its own transaction:
+
+        - a blocked parent batch lands no child row (they go to quarantine with it), and the
+          children of parent rows set aside in quarantine follow them there;
+        - under merge (and scd2), each parent row written has its earlier child rows replaced:
+          a child row no longer listed goes, the others merge on `spec.primary_key`;
+        - under replace the child table is replaced with the parent's; under append, appended.
+
+        Each child table's load is recorded beside its parent's, in the same transaction."""
+        child = Load(self.warehouse, self.source, table, self.run_id)
+        self._children.append(_Child(child, spec, root_key))
+        return child
+
+    def scan_files(
+        self,
+        versions: Callable[[], Sequence[FileVersion]],
+        rows_sql: Callable[[Sequence[FileVersion]], str],
+    ) -> None:
+        """Have the commit read local files, once per version: holding the warehouse, it lists
+        `versions()`, keeps those the file ledger (`_tributary.files`) has not recorded as read
+        (every one under replace, scd2 or a full refresh), and reads them with `rows_sql(kept)`,
+        a query whose rows carry `_source_file`. The rows an earlier version of a kept file
+        landed are replaced by the new ones, and the ledger records what was read, in the load's
+        transaction. With no file to read, the load succeeds and lands nothing."""
+        self._files = _Files(versions, rows_sql)
+
     def commit(
         self, spec: WriteSpec, cursor: str | None = None, gate: Gate | None = None
     ) -> LoadResult:
-        """Land the batch with its load record and `cursor` in one warehouse transaction.
+        """Land the batch and its child batches with their load records and `cursor` in one
+        warehouse transaction.
 
         A `gate` judges the batch first, in the same transaction: its outcomes are recorded in
         `_tributary.check_results`; a blocked batch goes whole to `_tributary.quarantine` and
         lands nothing (nor moves the cursor); quarantined rows are set aside and the rest land.
-        (The batch's rows are written just before, into a scratch table: see `_write`.)
+        Under merge and scd2, the batch is first reduced to one row per key, so the gate judges
+        the rows that would land. (The batches' rows are written just before, into scratch
+        tables: see `_write`.)
         """
-        attach = None
-        rows_sql = self._scan_sql
-        if rows_sql is None and self._staged:
-            self.connection.close()
-            attach, rows_sql = self.staging_path, f"SELECT * FROM __stage.main.{STAGED_TABLE}"
+        stages = {}
+        for alias, load in self._stages().items():
+            load._close_staging()
+            if load._staged:
+                stages[alias] = load.staging_path
         lineage = Lineage(self.load_id, datetime.now(UTC), self.source)
         asked = time.perf_counter()
-        with self.warehouse.writer(attach=attach) as con:
+        with self.warehouse.writer(attachments=stages) as con:
             locked = time.perf_counter()
+            files = self._plan_files(con, spec)
+            rows_sql = self._rows_sql(files)
             if rows_sql is None:
-                outcome = in_transaction(
-                    con, lambda c: self._record(c, spec, write_nothing(c, spec), cursor)
-                )
+                outcome = in_transaction(con, lambda c: self._land_nothing(c, spec, cursor, files))
             else:
-                outcome = self._write(con, spec, lineage, rows_sql, cursor, gate)
+                children = [
+                    (
+                        child,
+                        f"SELECT * FROM {alias}.main.{STAGED_TABLE}" if alias in stages else None,
+                    )
+                    for alias, child in zip(self._child_aliases(), self._children, strict=True)
+                ]
+                outcome = self._write(con, spec, lineage, rows_sql, cursor, gate, files, children)
         finished = time.perf_counter()
+        result = self._result(spec, outcome, cursor, finished, locked - asked, finished - locked)
+        result.children = [
+            child.load._result(child.spec, done, None, finished, locked - asked, finished - locked)
+            for child, done in zip(self._children, outcome.children, strict=False)
+        ]
+        return result
+
+    def _result(
+        self,
+        spec: WriteSpec,
+        outcome: WriteOutcome,
+        cursor: str | None,
+        finished: float,
+        lock_wait: float,
+        commit: float,
+    ) -> LoadResult:
         return LoadResult(
             load_id=self.load_id,
             source=self.source,
@@ -276,14 +432,57 @@ class Load:
             requests=self.requests,
             retries=self.retries,
             seconds=finished - self._started,
-            lock_wait_seconds=locked - asked,
-            commit_seconds=finished - locked,
+            lock_wait_seconds=lock_wait,
+            commit_seconds=commit,
             cursor=cursor,
             schema_changes=outcome.schema_changes,
             verdict=outcome.verdict,
             quarantined=outcome.quarantined,
             superseded=outcome.superseded,
         )
+
+    def _stages(self) -> dict[str, Load]:
+        """Staging files by the alias the commit attaches them as."""
+        aliases = ["__stage", *self._child_aliases()]
+        return dict(zip(aliases, [self, *(c.load for c in self._children)], strict=True))
+
+    def _child_aliases(self) -> list[str]:
+        return [f"__stage_{n}" for n in range(len(self._children))]
+
+    def _plan_files(self, con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> FilePlan | None:
+        """Which files to read, decided holding the warehouse, so two loads of the same table
+        (a schedule and a file-arrival run) never read one file version twice."""
+        if self._files is None:
+            return None
+        read_all = spec.write in ("replace", "scd2") or spec.full_refresh
+        ledger = in_transaction(con, lambda c: file_ledger.recorded(c, self.source, self.table))
+        found = self._files.versions()
+        self.bytes_read = sum(v.size for v in found)
+        return file_ledger.plan(found, ledger, read_all)
+
+    def _rows_sql(self, files: FilePlan | None) -> str | None:
+        if files is not None:
+            return self._files.rows_sql(files.read) if files.read and self._files else None
+        if self._scan_sql is not None:
+            return self._scan_sql
+        return f"SELECT * FROM __stage.main.{STAGED_TABLE}" if self._staged else None
+
+    def _land_nothing(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        spec: WriteSpec,
+        cursor: str | None,
+        files: FilePlan | None,
+    ) -> WriteOutcome:
+        """No rows arrived. With files planned, none was new: the load lands nothing and
+        succeeds. Otherwise nothing arrived at all: see `write_nothing`."""
+        if files is None:
+            return self._record(con, spec, write_nothing(con, spec), cursor)
+        self.bytes_read = 0
+        file_ledger.record(
+            con, self.source, self.table, files.touched, files.hashes, self.load_id, self.started_at
+        )
+        return self._record(con, spec, WriteOutcome(), cursor)
 
     def _write(
         self,
@@ -293,17 +492,36 @@ class Load:
         rows_sql: str,
         cursor: str | None,
         gate: Gate | None,
+        files: FilePlan | None,
+        children: list[tuple[_Child, str | None]],
     ) -> WriteOutcome:
-        """Write the batch table and commit it on its own, then judge and land it in a second
-        transaction. The batch table is scratch: nothing refers to it, and if that second
-        transaction fails (or the process dies) it is dropped, now or by the next writer.
+        """Write the batch tables and commit them on their own, then judge and land them in a
+        second transaction. Batch tables are scratch: nothing refers to them, and if that second
+        transaction fails (or the process dies) they are dropped, now or by the next writer.
         DuckDB scans committed data about twice as fast as a transaction's own, which the gate
         and the merge both do."""
         created_schema = not schema_exists(con, spec.target_schema)
-        batch = in_transaction(con, lambda c: create_batch(c, spec, rows_sql, lineage))
+
+        def create(c: duckdb.DuckDBPyConnection) -> list[str | None]:
+            batches: list[str | None] = [create_batch(c, spec, rows_sql, lineage)]
+            for child, sql in children:
+                child_lineage = Lineage(child.load.load_id, lineage.loaded_at, self.source)
+                batches.append(
+                    None if sql is None else create_batch(c, child.spec, sql, child_lineage)
+                )
+            return batches
+
+        batch, *child_batches = in_transaction(con, create)
+        assert batch is not None
+        related = [(child, b) for (child, _), b in zip(children, child_batches, strict=True)]
         try:
-            return in_transaction(con, lambda c: self._land(c, spec, batch, lineage, cursor, gate))
+            return in_transaction(
+                con, lambda c: self._land(c, spec, batch, lineage, cursor, gate, files, related)
+            )
         except BaseException:
+            for child, child_batch in related:
+                if child_batch is not None:
+                    drop_batch(con, child.spec, child_batch, drop_empty_schema=False)
             drop_batch(con, spec, batch, drop_empty_schema=created_schema)
             raise
 
@@ -315,26 +533,100 @@ class Load:
         lineage: Lineage,
         cursor: str | None,
         gate: Gate | None,
+        files: FilePlan | None,
+        children: list[tuple[_Child, str | None]],
     ) -> WriteOutcome:
+        """One load, top to bottom: resolve repeated keys, judge, set aside, land the rows (and
+        the file versions read), then the child batches, then the load record and cursor."""
         rows_in = count_rows(con, batch)
         batch, superseded, counts = resolve_repeated_keys(con, spec, batch)
+        if files is not None:
+            forget_files(con, self.source, self.table, [v.name for v in files.read])
         verdict = gate(con, batch) if gate is not None else None
         quarantined = 0
         if verdict is not None:
             quarantined = record_verdict(con, verdict, batch, self.load_id, self.source, self.table)
-        if verdict is not None and verdict.blocked:
+        blocked = verdict is not None and verdict.blocked
+        parents = _parent_keys(con, spec, batch, lineage) if children and not blocked else None
+        if blocked:
             con.execute(f"DROP TABLE {batch}")
             outcome = WriteOutcome()
             cursor = None
         else:
+            replaced = _drop_replaced_files(con, spec, batch, files) if files else 0
             # Setting rows aside adds no null key and no repeat: the counts still hold then.
             still = (
                 counts if counts is not None and not (quarantined and counts.null_keys) else None
             )
             outcome = write_batch(con, spec, batch, lineage, still)
+            outcome.deleted += replaced
+            if files is not None:
+                self._record_files(con, spec, files)
         outcome.rows_in, outcome.superseded = rows_in, outcome.superseded + superseded
         outcome.verdict, outcome.quarantined = verdict, quarantined
+        outcome.children = [
+            child.load._land_child(con, child, child_batch, parents, lineage, verdict, self.table)
+            for child, child_batch in children
+        ]
+        if parents is not None:
+            con.execute(f"DROP TABLE {parents}")
         return self._record(con, spec, outcome, cursor)
+
+    def _record_files(
+        self, con: duckdb.DuckDBPyConnection, spec: WriteSpec, files: FilePlan
+    ) -> None:
+        if spec.write in ("replace", "scd2") or spec.full_refresh:
+            file_ledger.forget(con, self.source, self.table)
+        file_ledger.record(
+            con,
+            self.source,
+            self.table,
+            (*files.read, *files.touched),
+            files.hashes,
+            self.load_id,
+            self.started_at,
+        )
+
+    def _land_child(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        child: _Child,
+        batch: str | None,
+        parents: str | None,
+        lineage: Lineage,
+        verdict: Verdict | None,
+        parent_table: str,
+    ) -> WriteOutcome:
+        """Land a child batch after its parent's (see `child`), and record its load."""
+        spec, root = child.spec, child.root_key
+        rows_in = count_rows(con, batch) if batch is not None else 0
+        blocked = verdict is not None and verdict.blocked
+        moved = 0
+        followed = verdict is not None and bool(verdict.quarantine) and parents is not None
+        if batch is not None and (blocked or followed):
+            orphan = (
+                "true"
+                if blocked
+                else f"NOT EXISTS (SELECT 1 FROM {parents} p WHERE p.id = b.{quote(root)}::VARCHAR)"
+            )
+            reasons = [f"parent_quarantined ({parent_table})"]
+            moved = quarantine_where(
+                con, batch, orphan, reasons, self.load_id, self.source, self.table
+            )
+        if blocked:
+            if batch is not None:
+                con.execute(f"DROP TABLE {batch}")
+            outcome = WriteOutcome(verdict=verdict)
+        else:
+            stale = _drop_stale_children(con, spec, batch, root, parents)
+            if batch is not None:
+                child_lineage = Lineage(self.load_id, lineage.loaded_at, self.source)
+                outcome = write_batch(con, spec, batch, child_lineage)
+            else:
+                outcome = write_nothing(con, spec)
+            outcome.deleted += stale
+        outcome.rows_in, outcome.quarantined = rows_in, moved
+        return self._record(con, spec, outcome, None)
 
     def _record(
         self,
@@ -422,8 +714,12 @@ class Load:
         if self._connection is not None:
             with contextlib.suppress(duckdb.Error):
                 self._connection.close()
+            self._connection = None
 
     def discard_staging(self) -> None:
+        """Remove this load's staging files and its child batches'."""
+        for child in self._children:
+            child.load.discard_staging()
         self._close_staging()
         for path in (
             self.staging_path,
@@ -510,11 +806,16 @@ class Warehouse(ConfigurableResource):
             return in_transaction(con, work)
 
     @contextlib.contextmanager
-    def writer(self, attach: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    def writer(
+        self, attach: Path | None = None, attachments: Mapping[str, Path] | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         """The read-write connection, held by one writer at a time (a file lock), with batch
         tables that a dead writer left behind dropped first, and its file written back to disk
         as it goes (see `resources.writeback`). `attach` is a staging file, attached read-only
-        as `__stage`."""
+        as `__stage`; `attachments` more of them, by alias."""
+        stages = dict(attachments or {})
+        if attach is not None:
+            stages["__stage"] = attach
         self.file.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.file) + ".lock", timeout=self.lock_timeout_seconds):
             con = retry_while_locked(
@@ -524,8 +825,8 @@ class Warehouse(ConfigurableResource):
             with background_writeback(self.file, self.writeback_seconds):
                 try:
                     drop_orphan_batches(con)
-                    if attach is not None:
-                        con.execute(f"ATTACH {literal(str(attach))} AS __stage (READ_ONLY)")
+                    for alias, path in stages.items():
+                        con.execute(f"ATTACH {literal(str(path))} AS {alias} (READ_ONLY)")
                     yield con
                 finally:
                     con.close()

@@ -52,6 +52,9 @@ class WriteSpec:
     order_by: str | None = None
     schema_policy: str = "evolve"
     allow_empty: bool = False
+    full_refresh: bool = False
+    """Reload from scratch: the batch replaces the table whole, then lands as a first load would
+    under `write` (deduplicated for merge, new history for scd2)."""
 
     @property
     def target(self) -> str:
@@ -87,6 +90,8 @@ class WriteOutcome:
     deleted: int = 0
     superseded: int = 0
     """Batch rows dropped for a later row of the same key in the same batch (merge, scd2)."""
+    children: list[WriteOutcome] = field(default_factory=list)
+    """How the load's child batches landed, in the order they were added."""
     schema_changes: list[SchemaChange] = field(default_factory=list)
     verdict: Verdict | None = None
     quarantined: int = 0
@@ -161,7 +166,7 @@ def create_batch(
         pairs = ", ".join(f"{quote(old)} AS {quote(new)}" for old, new in renames.items())
         rows_sql = f"SELECT * RENAME ({pairs}) FROM ({rows_sql})"
         incoming = {renames.get(name, name): kind for name, kind in incoming.items()}
-    lands_by_rename = spec.write == "replace" or existing is None
+    lands_by_rename = spec.write == "replace" or spec.full_refresh or existing is None
     schema = quote(spec.target_schema) + "." if lands_by_rename else TEMPORARY
     batch = schema + quote(BATCH_PREFIX + lineage.load_id)
     validity = (
@@ -318,7 +323,14 @@ def write_batch(
     incoming = _data_columns(columns_of(con, batch))
     rows_in = count_rows(con, batch)
     existing = _existing_columns(con, spec)
-    superseded = 0
+    superseded = cleared = 0
+    if spec.full_refresh and existing is not None:
+        cleared = count_rows(con, spec.target)
+        if rows_in:
+            con.execute(f"DROP TABLE {spec.target}")
+            existing = None
+        else:
+            con.execute(f"DELETE FROM {spec.target}")
     if rows_in == 0:
         con.execute(f"DROP TABLE {batch}")
         outcome = write_nothing(con, spec)
@@ -335,6 +347,7 @@ def write_batch(
             outcome = _write_into(con, spec, batch, incoming, existing, lineage)
     outcome.rows_in = rows_in
     outcome.superseded = superseded
+    outcome.deleted += cleared
     return outcome
 
 
