@@ -26,7 +26,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 from resources import file_ledger
 from resources.duckdb_client import scratch_connection
-from resources.duckdb_sql import literal, quote, widen
+from resources.duckdb_sql import column_list, literal, quote, widen
 from resources.file_ledger import FilePlan, FileVersion
 from resources.quarantine import forget_files, quarantine_where, record_verdict
 from resources.schema_evolution import SchemaChange, columns_of
@@ -205,49 +205,67 @@ def _parent_keys(
     return parents
 
 
-def _drop_stale_children(
+def _stale_children(
     con: duckdb.DuckDBPyConnection,
     spec: WriteSpec,
     batch: str | None,
     root: str,
     parents: str | None,
-) -> int:
-    """Under merge, delete the stored child rows of the parents being written that the new
-    batch no longer lists (a label removed upstream). Returns how many went."""
+    load_id: str,
+) -> str | None:
+    """Under merge, before the child write: a condition (SQL over the child table as `t`) for
+    the stored child rows of the parents being written that the new batch no longer lists (a
+    label removed upstream), to delete after the write. Kept in a temporary table while the
+    batch exists; deleting first would stop the write from altering the table."""
     if parents is None or spec.write != "merge" or not _table_exists(con, spec):
-        return 0
+        return None
+    keys = column_list(spec.primary_key)
     listed = ""
     if batch is not None:
         same = " AND ".join(
             f"b.{quote(k)}::VARCHAR = t.{quote(k)}::VARCHAR" for k in spec.primary_key
         )
         listed = f" AND NOT EXISTS (SELECT 1 FROM {batch} b WHERE {same})"
-    deleted = con.execute(
-        f"DELETE FROM {spec.target} t WHERE EXISTS "
+    stale = f'temp.main."__stale_{load_id}"'
+    con.execute(
+        f"CREATE TEMP TABLE {stale} AS SELECT {keys} FROM {spec.target} t WHERE EXISTS "
         f"(SELECT 1 FROM {parents} p WHERE p.id = t.{quote(root)}::VARCHAR){listed}"
-    ).fetchone()
-    return int(deleted[0]) if deleted else 0
+    )
+    match = " AND ".join(f"s.{quote(k)} = t.{quote(k)}" for k in spec.primary_key)
+    return f"EXISTS (SELECT 1 FROM {stale} s WHERE {match})"
 
 
-def _drop_replaced_files(
-    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, files: FilePlan
-) -> int:
-    """Delete the rows that earlier versions of the files being read again landed: all of them
-    under append; under merge those whose key the new batch no longer holds (the rest are
-    updated by the merge). Returns how many went."""
+def _replaced_rows(
+    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, files: FilePlan, load_id: str
+) -> str | None:
+    """Before the write, a condition (SQL over the target as `t`) for the rows that earlier
+    versions of the files read again landed, to delete after it: under append all of them;
+    under merge those whose key the new batch no longer holds (the merge updates the rest),
+    kept in a temporary table while the batch still exists. (DuckDB refuses to alter a table
+    a transaction has already deleted from, and the write may alter the target.)"""
     if not files.replaced or spec.write not in ("append", "merge") or spec.full_refresh:
-        return 0
+        return None
     if not _table_exists(con, spec) or SOURCE_FILE not in columns_of(con, spec.target):
+        return None
+    names = ", ".join(literal(name) for name in files.replaced)
+    of_files = f"t.{quote(SOURCE_FILE)}::VARCHAR IN ({names})"
+    if spec.write == "append":
+        return f"{of_files} AND t._load_id::VARCHAR <> {literal(load_id)}"
+    keys = column_list(spec.primary_key)
+    gone = f'temp.main."__replaced_{load_id}"'
+    same = " AND ".join(f"b.{quote(k)}::VARCHAR = t.{quote(k)}::VARCHAR" for k in spec.primary_key)
+    con.execute(
+        f"CREATE TEMP TABLE {gone} AS SELECT {keys} FROM {spec.target} t WHERE {of_files} "
+        f"AND NOT EXISTS (SELECT 1 FROM {batch} b WHERE {same})"
+    )
+    match = " AND ".join(f"g.{quote(k)} = t.{quote(k)}" for k in spec.primary_key)
+    return f"EXISTS (SELECT 1 FROM {gone} g WHERE {match})"
+
+
+def _delete_replaced(con: duckdb.DuckDBPyConnection, spec: WriteSpec, where: str | None) -> int:
+    if where is None:
         return 0
-    gone = f"t.{quote(SOURCE_FILE)}::VARCHAR IN (SELECT unnest(?))"
-    if spec.write == "merge":
-        same = " AND ".join(
-            f"b.{quote(k)}::VARCHAR = t.{quote(k)}::VARCHAR" for k in spec.primary_key
-        )
-        gone += f" AND NOT EXISTS (SELECT 1 FROM {batch} b WHERE {same})"
-    deleted = con.execute(
-        f"DELETE FROM {spec.target} t WHERE {gone}", [list(files.replaced)]
-    ).fetchone()
+    deleted = con.execute(f"DELETE FROM {spec.target} t WHERE {where}").fetchone()
     return int(deleted[0]) if deleted else 0
 
 
@@ -553,13 +571,13 @@ class Load:
             outcome = WriteOutcome()
             cursor = None
         else:
-            replaced = _drop_replaced_files(con, spec, batch, files) if files else 0
+            replaced = _replaced_rows(con, spec, batch, files, self.load_id) if files else None
             # Setting rows aside adds no null key and no repeat: the counts still hold then.
             still = (
                 counts if counts is not None and not (quarantined and counts.null_keys) else None
             )
             outcome = write_batch(con, spec, batch, lineage, still)
-            outcome.deleted += replaced
+            outcome.deleted += _delete_replaced(con, spec, replaced)
             if files is not None:
                 self._record_files(con, spec, files)
         outcome.rows_in, outcome.superseded = rows_in, outcome.superseded + superseded
@@ -618,13 +636,13 @@ class Load:
                 con.execute(f"DROP TABLE {batch}")
             outcome = WriteOutcome(verdict=verdict)
         else:
-            stale = _drop_stale_children(con, spec, batch, root, parents)
+            stale = _stale_children(con, spec, batch, root, parents, self.load_id)
             if batch is not None:
                 child_lineage = Lineage(self.load_id, lineage.loaded_at, self.source)
                 outcome = write_batch(con, spec, batch, child_lineage)
             else:
                 outcome = write_nothing(con, spec)
-            outcome.deleted += stale
+            outcome.deleted += _delete_replaced(con, spec, stale)
         outcome.rows_in, outcome.quarantined = rows_in, moved
         return self._record(con, spec, outcome, None)
 
