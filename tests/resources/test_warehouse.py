@@ -651,3 +651,33 @@ def test_a_column_present_and_null_sets_null(warehouse: Warehouse) -> None:
 
     assert result.updated == 1
     assert rows(warehouse, "SELECT id, phone FROM src.items") == [(1, None)]
+
+
+def test_two_loads_of_the_same_file_version_at_once_read_it_once(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """A file-arrival run and a scheduled run of one table may start together: each decides
+    what to read holding the warehouse, after the other committed, so one lands the file and
+    the other lands nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from resources.duckdb_sql import literal
+    from resources.file_ledger import FileVersion
+
+    path = tmp_path / "a.csv"
+    path.write_text("id\n1\n2\n")
+
+    def run() -> int:
+        with warehouse.load("src", "items") as load:
+            load.scan_files(
+                lambda: [FileVersion.of("a.csv", path)],
+                lambda chosen: f"SELECT *, 'a.csv' AS _source_file FROM read_csv("
+                f"[{', '.join(literal(str(v.path)) for v in chosen)}])",
+            )
+            return load.commit(WriteSpec("src", "items", "append")).rows_in
+
+    with ThreadPoolExecutor(2) as pool:
+        landed = sorted(pool.map(lambda _: run(), range(2)))
+
+    assert landed == [0, 2]
+    assert rows(warehouse, "SELECT id FROM src.items ORDER BY id") == [(1,), (2,)]
