@@ -34,6 +34,7 @@ def tributary_load(input_path: str, workdir: str) -> None:
     Dagster instance, a fixed ~0.7 s) is left out, as the baseline leaves out `import duckdb`;
     `process_seconds` reports the whole process beside it."""
     process_started = time.perf_counter()
+    os.utime(input_path)  # a new version of the file each load, so the file ledger reads it
     root = Path(workdir)
     catalog = root / "catalog"
     catalog.mkdir(parents=True, exist_ok=True)
@@ -76,7 +77,7 @@ def tributary_load(input_path: str, workdir: str) -> None:
                 "process_seconds": round(time.perf_counter() - process_started, 2),
                 "load_seconds": table["seconds"],
                 "commit_seconds": table["commit_seconds"],
-                "check_seconds": table["check_seconds"],
+                "check_seconds": table.get("check_seconds"),
                 "rows_in": table["rows_in"],
                 "inserted": table["rows_inserted"],
                 "updated": table["rows_updated"],

@@ -253,13 +253,25 @@ def _replaced_rows(
         return f"{of_files} AND t._load_id::VARCHAR <> {literal(load_id)}"
     keys = column_list(spec.primary_key)
     gone = f'temp.main."__replaced_{load_id}"'
-    same = " AND ".join(f"b.{quote(k)}::VARCHAR = t.{quote(k)}::VARCHAR" for k in spec.primary_key)
+    same = _same_keys(con, spec, batch)
     con.execute(
         f"CREATE TEMP TABLE {gone} AS SELECT {keys} FROM {spec.target} t WHERE {of_files} "
         f"AND NOT EXISTS (SELECT 1 FROM {batch} b WHERE {same})"
     )
     match = " AND ".join(f"g.{quote(k)} = t.{quote(k)}" for k in spec.primary_key)
     return f"EXISTS (SELECT 1 FROM {gone} g WHERE {match})"
+
+
+def _same_keys(con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str) -> str:
+    """SQL matching a batch row `b` to a stored row `t` on the primary key: in their own type
+    where the two agree (a plain hash join), as text where they differ."""
+    stored, incoming = columns_of(con, spec.target), columns_of(con, batch)
+    return " AND ".join(
+        f"b.{quote(k)} = t.{quote(k)}"
+        if stored.get(k) == incoming.get(k)
+        else f"b.{quote(k)}::VARCHAR = t.{quote(k)}::VARCHAR"
+        for k in spec.primary_key
+    )
 
 
 def _delete_replaced(con: duckdb.DuckDBPyConnection, spec: WriteSpec, where: str | None) -> int:
@@ -280,10 +292,12 @@ def _table_exists(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> bool:
 class Load:
     """One batch on its way to one table. Made by `Warehouse.load()`; see there.
 
-    A batch arrives one of two ways. `stage()` copies rows fetched from elsewhere (Arrow, or a
+    A batch arrives one of three ways. `stage()` copies rows fetched from elsewhere (Arrow, or a
     relation on `self.connection`) into a private staging file, outside any warehouse lock.
     `scan()` hands over a query over local, re-readable files; the commit's transaction reads it
     once, straight into the warehouse, which is as fast as DuckDB's own readers get.
+    `scan_files()` does the same for files the file ledger has not yet seen in their version.
+    A batch may bring child batches (`child()`), which land in its transaction.
     """
 
     def __init__(self, warehouse: Warehouse, source: str, table: str, run_id: str | None) -> None:
