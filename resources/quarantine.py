@@ -66,12 +66,16 @@ def record_verdict(
     )
     con.register("__quarantined", rows)
     try:
+        # A row already in quarantine (the same data, by its row hash) is not added again: a
+        # re-run that fetches the same bad record sets it aside without another copy.
         sql = quarantine_sql.format(
             reasons="q.reasons",
             batch=f"{batch}",
-            where="JOIN __quarantined q ON b.rowid = q.row_id",
+            where="JOIN __quarantined q ON b.rowid = q.row_id WHERE NOT EXISTS (SELECT 1 FROM "
+            "_tributary.quarantine k WHERE k.source = ? AND k.table_name = ? "
+            "AND (k.record->>'_row_hash') = b._row_hash::VARCHAR)",
         )
-        con.execute(sql, [load_id, source, table, now])
+        con.execute(sql, [load_id, source, table, now, source, table])
         con.execute(f"DELETE FROM {batch} WHERE rowid IN (SELECT row_id FROM __quarantined)")
     finally:
         con.unregister("__quarantined")

@@ -217,7 +217,9 @@ def _stale_children(
     the stored child rows of the parents being written that the new batch no longer lists (a
     label removed upstream), to delete after the write. Kept in a temporary table while the
     batch exists; deleting first would stop the write from altering the table."""
-    if parents is None or spec.write != "merge" or not _table_exists(con, spec):
+    if parents is None or spec.write != "merge" or spec.full_refresh:
+        return None
+    if not _table_exists(con, spec):
         return None
     keys = column_list(spec.primary_key)
     listed = ""
@@ -488,9 +490,9 @@ class Load:
             return None
         read_all = spec.write in ("replace", "scd2") or spec.full_refresh
         ledger = in_transaction(con, lambda c: file_ledger.recorded(c, self.source, self.table))
-        found = self._files.versions()
-        self.bytes_read = sum(v.size for v in found)
-        return file_ledger.plan(found, ledger, read_all)
+        chosen = file_ledger.plan(self._files.versions(), ledger, read_all)
+        self.bytes_read = sum(v.size for v in chosen.read)
+        return chosen
 
     def _rows_sql(self, files: FilePlan | None) -> str | None:
         if files is not None:
@@ -510,7 +512,6 @@ class Load:
         succeeds. Otherwise nothing arrived at all: see `write_nothing`."""
         if files is None:
             return self._record(con, spec, write_nothing(con, spec), cursor)
-        self.bytes_read = 0
         file_ledger.record(
             con, self.source, self.table, files.touched, files.hashes, self.load_id, self.started_at
         )

@@ -447,7 +447,7 @@ def _empty(
 ) -> WriteOutcome:
     """An allowed empty batch: a replace empties the table (keeping its columns); others add
     nothing."""
-    if spec.write != "replace" or existing is None:
+    if (spec.write != "replace" and not spec.full_refresh) or existing is None:
         return WriteOutcome()
     deleted = count_rows(con, spec.target)
     con.execute(f"DELETE FROM {spec.target}")

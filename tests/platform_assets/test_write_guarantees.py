@@ -6,9 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from platform_assets.catalog import CatalogError
 from tests.conftest import Project
+from tests.platform_assets.test_child_tables import Upstream, github, issue
+from tests.resources.rest.server import api
+
+__all__ = ["api"]
 
 WEBSHOP = """
     name: webshop
@@ -110,3 +115,19 @@ def test_write_modes_that_contradict_incremental_loading_are_refused(
         match=rf"gh.yaml: tables\[0\].*write: {write} cannot be used with incremental",
     ):
         project.catalog()
+
+
+def test_a_bad_record_fetched_again_is_quarantined_once(project: Project, api: HTTPServer) -> None:
+    upstream = Upstream(api)
+    github(
+        project,
+        api,
+        table="on_fail: quarantine_rows\n            checks: {columns: {state: {isin: [open]}}}",
+    )
+    upstream.issues = [issue(1, state="open"), issue(2, state="weird")]
+
+    reports = [project.run() for _ in range(2)]
+
+    assert all(r.success for r in reports), [r.failures for r in reports]
+    assert [r.tables[0]["rows_quarantined"] for r in reports] == [1, 1]
+    assert project.query("SELECT record->>'id' FROM _tributary.quarantine") == [("2",)]

@@ -671,8 +671,10 @@ def test_two_loads_of_the_same_file_version_at_once_read_it_once(
         with warehouse.load("src", "items") as load:
             load.scan_files(
                 lambda: [FileVersion.of("a.csv", path)],
-                lambda chosen: f"SELECT *, 'a.csv' AS _source_file FROM read_csv("
-                f"[{', '.join(literal(str(v.path)) for v in chosen)}])",
+                lambda chosen: (
+                    f"SELECT *, 'a.csv' AS _source_file FROM read_csv("
+                    f"[{', '.join(literal(str(v.path)) for v in chosen)}])"
+                ),
             )
             return load.commit(WriteSpec("src", "items", "append")).rows_in
 
