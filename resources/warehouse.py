@@ -213,10 +213,10 @@ def _stale_children(
     parents: str | None,
     load_id: str,
 ) -> str | None:
-    """Under merge, before the child write: a condition (SQL over the child table as `t`) for
-    the stored child rows of the parents being written that the new batch no longer lists (a
-    label removed upstream), to delete after the write. Kept in a temporary table while the
-    batch exists; deleting first would stop the write from altering the table."""
+    """Under merge, before the child write: the DELETE to run after it for the stored child
+    rows of the parents being written that the new batch no longer lists (a label removed
+    upstream). Found while the batch exists; deleting first would stop the write from altering
+    the table. None when there are none."""
     if parents is None or spec.write != "merge" or spec.full_refresh:
         return None
     if not _table_exists(con, spec):
@@ -233,53 +233,65 @@ def _stale_children(
         f"CREATE TEMP TABLE {stale} AS SELECT {keys} FROM {spec.target} t WHERE EXISTS "
         f"(SELECT 1 FROM {parents} p WHERE p.id = t.{quote(root)}::VARCHAR){listed}"
     )
-    match = " AND ".join(f"s.{quote(k)} = t.{quote(k)}" for k in spec.primary_key)
-    return f"EXISTS (SELECT 1 FROM {stale} s WHERE {match})"
+    return _delete_keys(con, spec, stale)
 
 
 def _replaced_rows(
     con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, files: FilePlan, load_id: str
 ) -> str | None:
-    """Before the write, a condition (SQL over the target as `t`) for the rows that earlier
-    versions of the files read again landed, to delete after it: under append all of them;
-    under merge those whose key the new batch no longer holds (the merge updates the rest),
-    kept in a temporary table while the batch still exists. (DuckDB refuses to alter a table
-    a transaction has already deleted from, and the write may alter the target.)"""
+    """Before the write, the DELETE to run after it for the rows that earlier versions of the
+    files read again landed: under append all of them; under merge those whose key the new
+    batch no longer holds (the merge updates the rest), found while the batch still exists.
+    (DuckDB refuses to alter a table a transaction has already deleted from, and the write may
+    alter the target.) None when there are none."""
     if not files.replaced or spec.write not in ("append", "merge") or spec.full_refresh:
         return None
     if not _table_exists(con, spec) or SOURCE_FILE not in columns_of(con, spec.target):
         return None
     names = ", ".join(literal(name) for name in files.replaced)
-    of_files = f"t.{quote(SOURCE_FILE)}::VARCHAR IN ({names})"
+    of_files = f"{quote(SOURCE_FILE)}::VARCHAR IN ({names})"
     if spec.write == "append":
-        return f"{of_files} AND t._load_id::VARCHAR <> {literal(load_id)}"
-    keys = column_list(spec.primary_key)
+        return (
+            f"DELETE FROM {spec.target} t "
+            f"WHERE t.{of_files} AND t._load_id <> {literal(load_id)}::UUID"
+        )
     gone = f'temp.main."__replaced_{load_id}"'
-    same = _same_keys(con, spec, batch)
+    # An explicit ANTI JOIN: DuckDB runs it as one hash join, several times faster than the
+    # NOT EXISTS it would otherwise decorrelate.
     con.execute(
-        f"CREATE TEMP TABLE {gone} AS SELECT {keys} FROM {spec.target} t WHERE {of_files} "
-        f"AND NOT EXISTS (SELECT 1 FROM {batch} b WHERE {same})"
+        f"CREATE TEMP TABLE {gone} AS SELECT t.* FROM "
+        f"(SELECT {_key_select(con, spec, batch, spec.target)} FROM {spec.target} "
+        f"WHERE {of_files}) t ANTI JOIN "
+        f"(SELECT {_key_select(con, spec, batch, batch)} FROM {batch}) b "
+        f"USING ({column_list(spec.primary_key)})"
     )
-    match = " AND ".join(f"g.{quote(k)} = t.{quote(k)}" for k in spec.primary_key)
-    return f"EXISTS (SELECT 1 FROM {gone} g WHERE {match})"
+    return _delete_keys(con, spec, gone)
 
 
-def _same_keys(con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str) -> str:
-    """SQL matching a batch row `b` to a stored row `t` on the primary key: in their own type
-    where the two agree (a plain hash join), as text where they differ."""
+def _key_select(con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, relation: str) -> str:
+    """The primary key columns of `relation` (the target or the batch) for matching the two: in
+    their own type where batch and target agree (a plain hash join), as text where they
+    differ."""
     stored, incoming = columns_of(con, spec.target), columns_of(con, batch)
-    return " AND ".join(
-        f"b.{quote(k)} = t.{quote(k)}"
-        if stored.get(k) == incoming.get(k)
-        else f"b.{quote(k)}::VARCHAR = t.{quote(k)}::VARCHAR"
+    return ", ".join(
+        quote(k) if stored.get(k) == incoming.get(k) else f"{quote(k)}::VARCHAR AS {quote(k)}"
         for k in spec.primary_key
     )
 
 
-def _delete_replaced(con: duckdb.DuckDBPyConnection, spec: WriteSpec, where: str | None) -> int:
-    if where is None:
+def _delete_keys(con: duckdb.DuckDBPyConnection, spec: WriteSpec, keys: str) -> str | None:
+    """The DELETE of the target's rows whose key is in `keys` (a table), None if it is empty."""
+    if not count_rows(con, keys):
+        return None
+    match = " AND ".join(f"k.{quote(c)} = t.{quote(c)}" for c in spec.primary_key)
+    return f"DELETE FROM {spec.target} t USING {keys} k WHERE {match}"
+
+
+def _run_delete(con: duckdb.DuckDBPyConnection, delete: str | None) -> int:
+    """Run a DELETE made before the write; returns how many rows went."""
+    if delete is None:
         return 0
-    deleted = con.execute(f"DELETE FROM {spec.target} t WHERE {where}").fetchone()
+    deleted = con.execute(delete).fetchone()
     return int(deleted[0]) if deleted else 0
 
 
@@ -592,7 +604,7 @@ class Load:
                 counts if counts is not None and not (quarantined and counts.null_keys) else None
             )
             outcome = write_batch(con, spec, batch, lineage, still)
-            outcome.deleted += _delete_replaced(con, spec, replaced)
+            outcome.deleted += _run_delete(con, replaced)
             if files is not None:
                 self._record_files(con, spec, files)
         outcome.rows_in, outcome.superseded = rows_in, outcome.superseded + superseded
@@ -657,7 +669,7 @@ class Load:
                 outcome = write_batch(con, spec, batch, child_lineage)
             else:
                 outcome = write_nothing(con, spec)
-            outcome.deleted += _delete_replaced(con, spec, stale)
+            outcome.deleted += _run_delete(con, stale)
         outcome.rows_in, outcome.quarantined = rows_in, moved
         return self._record(con, spec, outcome, None)
 
