@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -30,6 +30,7 @@ from resources.duckdb_sql import column_list, literal, quote, widen
 from resources.file_ledger import FilePlan, FileVersion
 from resources.quarantine import forget_files, quarantine_where, record_verdict
 from resources.schema_evolution import SchemaChange, columns_of
+from resources.uniqueness import KeyCounts
 from resources.warehouse_schema import SOURCE_FILE, ensure_platform_schema
 from resources.write_dispositions import (
     Lineage,
@@ -49,8 +50,18 @@ from resources.writeback import background_writeback
 if TYPE_CHECKING:
     from checks.gate import Verdict
 
-Gate: TypeAlias = "Callable[[duckdb.DuckDBPyConnection, str], Verdict]"
-"""Judges the batch table inside the load's transaction (see `checks.gate.QualityGate`)."""
+
+class Gate(Protocol):
+    """Judges the batch table inside the load's transaction (see `checks.gate.QualityGate`).
+    `known` holds key counts the writer already took on it (key columns → `KeyCounts`)."""
+
+    def __call__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batch: str,
+        known: Mapping[tuple[str, ...], KeyCounts] | None = None,
+    ) -> Verdict: ...
+
 
 StagedData: TypeAlias = duckdb.DuckDBPyRelation | pa.Table | pa.RecordBatchReader
 _STAGED_TYPES = (duckdb.DuckDBPyRelation, pa.Table, pa.RecordBatchReader)
@@ -587,7 +598,8 @@ class Load:
         batch, superseded, counts = resolve_repeated_keys(con, spec, batch)
         if files is not None:
             forget_files(con, self.source, self.table, [v.name for v in files.read])
-        verdict = gate(con, batch) if gate is not None else None
+        known = {tuple(spec.primary_key): counts} if counts is not None else None
+        verdict = gate(con, batch, known) if gate is not None else None
         quarantined = 0
         if verdict is not None:
             quarantined = record_verdict(con, verdict, batch, self.load_id, self.source, self.table)
