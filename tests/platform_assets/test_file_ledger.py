@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Project
 
 SOURCE = """
@@ -150,3 +152,29 @@ def test_a_full_refresh_reloads_from_scratch(project: Project) -> None:
         ("in/a.csv",),
         ("in/b.csv",),
     ]
+
+
+def test_tributary_run_full_refresh_reloads_a_table_from_scratch(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from platform_assets.cli import app
+
+    monkeypatch.setenv("TRIBUTARY_ROOT", str(project.root))
+    monkeypatch.setenv("TRIBUTARY_CATALOG", str(project.catalog_dir))
+    monkeypatch.setenv("TRIBUTARY_WAREHOUSE", str(project.root / "warehouse.duckdb"))
+    monkeypatch.setenv("DAGSTER_HOME", str(project.root / ".dagster"))
+    shop(project)
+    project.file("in/a.csv", "id,qty\n1,2\n")
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", "--source", "shop"]).exit_code == 0
+    assert runner.invoke(app, ["run", "--source", "shop"]).exit_code == 0  # no new file
+
+    result = runner.invoke(app, ["run", "--full-refresh", "shop.orders"])
+
+    assert result.exit_code == 0, result.output
+    assert project.query(
+        "SELECT rows_in, rows_inserted, rows_deleted FROM _tributary.loads ORDER BY finished_at"
+    ) == [(1, 1, 0), (0, 0, 0), (1, 1, 1)]
+    assert project.query("SELECT id FROM shop.orders") == [(1,)]
