@@ -266,7 +266,8 @@ def build_rest_assets(source: SourceConfig) -> AssetsDefinition:
                 result = loaded.result
                 context.log.info(
                     f"{source.name}.{table.name}: {result.rows_in} rows in, {result.inserted} "
-                    f"inserted, {result.updated} updated, {len(loaded.children)} child tables, "
+                    f"inserted, {result.updated} updated, {result.superseded} superseded, "
+                    f"{len(loaded.children)} child tables, "
                     f"{result.requests} requests, {result.retries} retries ({result.seconds:.2f}s)"
                 )
                 yield from load_events(
