@@ -6,7 +6,9 @@ it into place, so its rows are written to the warehouse exactly once; that batch
 the target. Into an existing table the other dispositions insert from the batch and drop it; that
 batch is a temporary table, which never reaches the warehouse file, so only the rows that land are
 written there. Merge and scd2 compare row hashes with the stored ones, so an unchanged row is
-neither read whole nor rewritten.
+neither read whole nor rewritten; a stored column the batch does not carry keeps its stored value
+(the hashes are then compared over the columns the batch carries). Merge and scd2 batches are
+first reduced to one row per key (`resolve_repeated_keys`), before the gate judges them.
 """
 
 from __future__ import annotations
