@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -74,8 +75,7 @@ class Verdict:
     seconds: float = 0.0
     """How long judging the batch took."""
     key_counts: dict[tuple[str, ...], KeyCounts] = field(default_factory=dict)
-    """What the `unique` rules counted, by column: the writer's merge reuses a primary key's
-    counts rather than count it again."""
+    """What the `unique` rules counted (or were given), by column."""
 
     @property
     def failed_errors(self) -> list[CheckOutcome]:
@@ -96,7 +96,15 @@ class QualityGate:
         self.table = table
         self.compiled = compiled
 
-    def __call__(self, con: duckdb.DuckDBPyConnection, batch: str) -> Verdict:
+    def __call__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batch: str,
+        known: Mapping[tuple[str, ...], KeyCounts] | None = None,
+    ) -> Verdict:
+        """Judge `batch`. `known` holds key counts already taken on it (by the writer, which
+        resolves a merge's repeated keys first), so a `unique` rule on them is not counted
+        again."""
         started = time.perf_counter()
         columns = _Columns(
             (str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE {batch}").fetchall()
@@ -107,7 +115,7 @@ class QualityGate:
         counts = count_failures(self.compiled, con, batch, keep_rows, rows)
         outcomes = []
         row_ids: dict[str, list[int]] = {}
-        counted: dict[tuple[str, ...], KeyCounts] = {}
+        counted: dict[tuple[str, ...], KeyCounts] = dict(known or {})
         for rule in self.compiled.rules:
             if rule.name in counts:
                 count = counts[rule.name]
@@ -158,7 +166,7 @@ class QualityGate:
         only when there are some."""
         assert rule.column is not None
         column = quote(rule.column)
-        counts = key_counts(con, batch, [rule.column])
+        counts = counted.get((rule.column,)) or key_counts(con, batch, [rule.column])
         counted[(rule.column,)] = counts
         repeats = counts.repeats
         repeated = f"SELECT {column} FROM {batch} GROUP BY ALL HAVING count(*) > 1"

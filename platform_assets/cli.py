@@ -153,8 +153,17 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show Dagster's log (errors included).")
     ] = False,
+    full_refresh: Annotated[
+        list[str],
+        typer.Option(
+            "--full-refresh",
+            help="Reload a source (SOURCE) or one table (SOURCE.TABLE) from scratch: its file "
+            "ledger, cursor and rows are replaced in one transaction. Runs that source.",
+        ),
+    ] = [],  # noqa: B006
 ) -> None:
     """Materialize sources through Dagster; exits non-zero if any table fails."""
+    source = [*source, *(name.split(".")[0] for name in full_refresh)]
     if not (source or tag or all_sources):
         raise typer.BadParameter("choose sources with --source, --tag or --all")
     catalog = _catalog()
@@ -174,6 +183,7 @@ def run(
         log_level="DEBUG" if verbose else "CRITICAL",
         workers=min(4, len(chosen)) if workers is None else workers,
         with_models=all_sources,
+        full_refresh=full_refresh,
     )
     typer.echo(tabulate(report.rows(), headers=report.headers()))
     typer.echo(f"\n{report.summary()} in {time.perf_counter() - started:.1f}s")

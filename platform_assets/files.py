@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dagster import AssetsDefinition
 
 from platform_assets.config.base import SourceConfig, TableConfig
 from platform_assets.config.files import FilesSource, FileTable
 from platform_assets.factory import build_source_assets
 from platform_assets.loading import Extract, write_spec
+from resources.file_ledger import FileVersion
 from resources.files import FileReader
 from resources.warehouse import Load
 
@@ -20,10 +23,13 @@ def _extract(reader: FileReader, source: SourceConfig, table: TableConfig) -> Ex
         if table.schema_policy == "freeze":
             spec = write_spec(source, table)
             stored = load.warehouse.stored_columns(spec.target_schema, spec.target_table)
-        scan = reader.scan(table, stored)
-        load.bytes_read = scan.bytes
-        load.source_names.update(scan.source_names)
-        load.scan(scan.sql)
+
+        def rows_sql(versions: Sequence[FileVersion]) -> str:
+            scan = reader.scan(table, [v.path for v in versions], stored)
+            load.source_names.update(scan.source_names)
+            return scan.sql
+
+        load.scan_files(lambda: reader.versions(table), rows_sql)
 
     return stage
 

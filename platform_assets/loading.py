@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping
+import dataclasses
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 import duckdb
@@ -66,6 +67,26 @@ def write_spec(source: SourceConfig, table: TableConfig, order_by: str | None = 
     )
 
 
+FULL_REFRESH_TAG = "tributary/full_refresh"
+"""Run tag naming what the run reloads from scratch: `source` or `source.table`, comma-separated
+(set by `tributary run --full-refresh`)."""
+
+
+def full_refresh_tag(targets: Iterable[str]) -> dict[str, str]:
+    """The run tags that ask for a full refresh of `targets` (`source` or `source.table`)."""
+    chosen = sorted(set(targets))
+    return {FULL_REFRESH_TAG: ",".join(chosen)} if chosen else {}
+
+
+def full_refresh_requested(
+    context: AssetExecutionContext, source: SourceConfig, table: TableConfig
+) -> bool:
+    """Whether the run asks to reload `table` from scratch (see `FULL_REFRESH_TAG`)."""
+    named = context.run.tags.get(FULL_REFRESH_TAG, "")
+    targets = {t.strip() for t in named.split(",") if t.strip()}
+    return source.name in targets or f"{source.name}.{table.name}" in targets
+
+
 def run_load(
     context: AssetExecutionContext,
     warehouse: Warehouse,
@@ -80,15 +101,19 @@ def run_load(
     previous state, the failed load is recorded, and a `SourceLoadError` names the source and
     table."""
     caught: tuple[type[Exception], ...] = (*expected_errors, CheckSetupError)
+    spec = spec or write_spec(source, table)
+    if full_refresh_requested(context, source, table):
+        spec = dataclasses.replace(spec, full_refresh=True)
     with warehouse.load(source.name, table.name, context.run.run_id) as load:
         try:
             cursor = extract(load)
-            result = load.commit(spec or write_spec(source, table), cursor, gate)
+            result = load.commit(spec, cursor, gate)
         except caught as error:
             raise SourceLoadError(source.name, table.name, error) from error
     context.log.info(
         f"{source.name}.{table.name}: {result.rows_in} rows in, {result.inserted} inserted, "
-        f"{result.updated} updated, {result.deleted} deleted, {result.quarantined} quarantined "
+        f"{result.updated} updated, {result.deleted} deleted, {result.superseded} superseded "
+        f"by a later row of their key, {result.quarantined} quarantined "
         f"({result.seconds:.2f}s)"
     )
     return result

@@ -1,12 +1,11 @@
 """`kind: rest`: one asset per endpoint table; its child tables (lists of objects) land with it.
 
-Per table: child tables commit first, each through its own load (merge on `_parent_id`,
-`_index`), then the table itself with its incremental cursor. A failure before that last commit
-leaves the cursor where it was, so the next run fetches the same records again and the merges
-absorb them.
+Per table: every page is staged, its child rows beside it (`Load.child`), then the table, its
+child tables and its incremental cursor commit in one transaction. A failure before that commit
+leaves all of them (and the cursor) where they were, so the next run fetches the same records
+again.
 """
 
-import contextlib
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -34,6 +33,7 @@ from platform_assets.loading import (
     asset_key,
     blocked_message,
     failed_tables,
+    full_refresh_requested,
     load_events,
     write_spec,
 )
@@ -100,12 +100,15 @@ def table_write_spec(source: RestSource, table: RestTable) -> WriteSpec:
 
 
 def child_write_spec(source: RestSource, table: RestTable, field: str) -> WriteSpec:
-    keyed = table.write != "append"
+    """A child table follows its parent: replaced with it, appended with it, or merged on
+    (`_parent_id`, `_index`) when the parent merges (the parent's rows written have their
+    earlier child rows replaced: see `Load.child`)."""
+    write = table.write if table.write in ("append", "replace") else "merge"
     return WriteSpec(
         target_schema=source.name,
         target_table=child_table_name(table, field),
-        write="merge" if keyed else "append",
-        primary_key=(PARENT_ID, INDEX) if keyed else (),
+        write=write,
+        primary_key=(PARENT_ID, INDEX) if write == "merge" else (),
         schema_policy=table.schema_policy,
         allow_empty=True,
     )
@@ -113,17 +116,18 @@ def child_write_spec(source: RestSource, table: RestTable, field: str) -> WriteS
 
 @dataclasses.dataclass
 class TableLoad:
-    """Everything one table's load did: its result and its child tables' results."""
+    """Everything one table's load did: its result, which holds its child tables' results."""
 
     result: LoadResult
-    children: dict[str, LoadResult]
+
+    @property
+    def children(self) -> list[LoadResult]:
+        return self.result.children
 
     def metadata(self) -> dict[str, Any]:
         data = self.result.metadata()
         if self.children:
-            data["child_tables"] = {
-                f"{r.source}.{r.table}": r.rows_in for r in self.children.values()
-            }
+            data["child_tables"] = {f"{r.source}.{r.table}": r.rows_in for r in self.children}
         return data
 
 
@@ -135,30 +139,30 @@ def load_rest_table(
     table: RestTable,
     run_id: str | None = None,
     gate: "Gate | None" = None,
+    full_refresh: bool = False,
 ) -> TableLoad:
-    """Fetch every page of `table` into staging, commit its child tables, then the table and
-    its cursor. Errors become a `SourceLoadError` naming the source and table."""
+    """Fetch every page of `table` into staging (its child rows beside it), then commit the
+    table, its child tables and its cursor in one transaction. With `full_refresh` the stored
+    cursor is ignored and the tables are reloaded from scratch. Errors become a
+    `SourceLoadError` naming the source and table."""
     incremental = table.incremental
-    children: dict[str, LoadResult] = {}
     with warehouse.load(source.name, table.name, run_id) as load:
         try:
-            last = last_cursor(warehouse, source.name, table.name) if incremental else None
+            last = None
+            if incremental and not full_refresh:
+                last = last_cursor(warehouse, source.name, table.name)
             start = start_value(incremental, last) if incremental else None
             parents = parent_values(warehouse, source, table) if table.endpoint.parent else None
-            cursor = _stage(
-                warehouse, reader, client, source, table, load, start, parents, children
-            )
+            cursor = _stage(reader, client, source, table, load, start, parents, full_refresh)
             keep_cursor = incremental is not None and incremental.end_value is None
-            result = load.commit(
-                table_write_spec(source, table), later(last, cursor) if keep_cursor else None, gate
-            )
+            spec = dataclasses.replace(table_write_spec(source, table), full_refresh=full_refresh)
+            result = load.commit(spec, later(last, cursor) if keep_cursor else None, gate)
         except REST_ERRORS as error:
             raise SourceLoadError(source.name, table.name, error) from None
-    return TableLoad(result, children)
+    return TableLoad(result)
 
 
 def _stage(
-    warehouse: Warehouse,
     reader: RestReader,
     client: RestClient,
     source: RestSource,
@@ -166,44 +170,41 @@ def _stage(
     load: Load,
     start: str | None,
     parents: list[Any] | None,
-    children: dict[str, LoadResult],
+    full_refresh: bool,
 ) -> str | None:
+    """Stage every page of `table` into `load` and its child rows into child batches of it;
+    return the latest cursor value seen."""
     requests, retries, read = client.requests, client.retries, client.bytes_read
     cursor: str | None = None
     child_loads: dict[str, Load] = {}
     pending: dict[str, list[pa.Table]] = {}
 
-    with contextlib.ExitStack() as stack:
+    def rows() -> Iterator[pa.Table]:
+        nonlocal cursor
+        for batch in reader.batches(client, source, table, start, parents):
+            load.source_names.update(batch.source_names)
+            if table.incremental is not None:
+                cursor = later(cursor, batch_maximum(batch.table, table.incremental.cursor_field))
+            for field, child_rows in batch.children.items():
+                if field not in child_loads:
+                    spec = child_write_spec(source, table, field)
+                    spec = dataclasses.replace(spec, full_refresh=full_refresh)
+                    child_loads[field] = load.child(spec.target_table, spec, PARENT_ID)
+                    pending[field] = []
+                pending[field].append(child_rows)
+                if sum(t.num_rows for t in pending[field]) >= CHILD_PART_ROWS:
+                    child_loads[field].stage(coalesce(pending.pop(field)))
+                    pending[field] = []
+            yield batch.table
 
-        def rows() -> Iterator[pa.Table]:
-            nonlocal cursor
-            for batch in reader.batches(client, source, table, start, parents):
-                load.source_names.update(batch.source_names)
-                if table.incremental is not None:
-                    cursor = later(
-                        cursor, batch_maximum(batch.table, table.incremental.cursor_field)
-                    )
-                for field, child_rows in batch.children.items():
-                    if field not in child_loads:
-                        child_loads[field] = stack.enter_context(
-                            warehouse.load(source.name, child_table_name(table, field), load.run_id)
-                        )
-                        pending[field] = []
-                    pending[field].append(child_rows)
-                    if sum(t.num_rows for t in pending[field]) >= CHILD_PART_ROWS:
-                        child_loads[field].stage(coalesce(pending.pop(field)))
-                        pending[field] = []
-                yield batch.table
-
-        try:
-            load.stage(coalesce(rows()))
-        finally:
-            load.requests = client.requests - requests
-            load.retries = client.retries - retries
-            load.bytes_read = client.bytes_read - read
-        for field, child_load in child_loads.items():
-            child_load.stage(coalesce(pending[field]))
-            children[field] = child_load.commit(child_write_spec(source, table, field))
+    try:
+        load.stage(coalesce(rows()))
+    finally:
+        load.requests = client.requests - requests
+        load.retries = client.retries - retries
+        load.bytes_read = client.bytes_read - read
+    for field, child_load in child_loads.items():
+        child_load.stage(coalesce(pending[field]))
     return cursor
 
 
@@ -249,7 +250,14 @@ def build_rest_assets(source: SourceConfig) -> AssetsDefinition:
                 gate = QualityGate(source.name, table, rules) if rules.rules else None
                 try:
                     loaded = load_rest_table(
-                        warehouse, reader, client, source, table, context.run.run_id, gate
+                        warehouse,
+                        reader,
+                        client,
+                        source,
+                        table,
+                        context.run.run_id,
+                        gate,
+                        full_refresh_requested(context, source, table),
                     )
                 except SourceLoadError as error:
                     context.log.error(str(error))
@@ -259,7 +267,8 @@ def build_rest_assets(source: SourceConfig) -> AssetsDefinition:
                 result = loaded.result
                 context.log.info(
                     f"{source.name}.{table.name}: {result.rows_in} rows in, {result.inserted} "
-                    f"inserted, {result.updated} updated, {len(loaded.children)} child tables, "
+                    f"inserted, {result.updated} updated, {result.superseded} superseded, "
+                    f"{len(loaded.children)} child tables, "
                     f"{result.requests} requests, {result.retries} retries ({result.seconds:.2f}s)"
                 )
                 yield from load_events(

@@ -19,7 +19,7 @@ from platform_assets import settings
 from platform_assets.catalog import Catalog
 from platform_assets.config.base import SourceConfig
 from platform_assets.jobs import all_assets_job
-from platform_assets.loading import failed_table_lines
+from platform_assets.loading import failed_table_lines, full_refresh_tag
 from platform_assets.models import load_models
 from platform_assets.platform import INGEST_JOB, build_definitions
 
@@ -35,7 +35,16 @@ class RunReport:
 
     @staticmethod
     def headers() -> list[str]:
-        return ["table", "rows in", "inserted", "updated", "deleted", "quarantined", "seconds"]
+        return [
+            "table",
+            "rows in",
+            "inserted",
+            "updated",
+            "deleted",
+            "superseded",
+            "quarantined",
+            "seconds",
+        ]
 
     def rows(self) -> list[list[Any]]:
         return [
@@ -45,6 +54,7 @@ class RunReport:
                 t.get("rows_inserted"),
                 t.get("rows_updated"),
                 t.get("rows_deleted"),
+                t.get("rows_superseded", 0),
                 t.get("rows_quarantined", 0),
                 t.get("seconds"),
             ]
@@ -65,6 +75,7 @@ def run_sources(
     log_level: str = "WARNING",
     workers: int = 1,
     with_models: bool = False,
+    full_refresh: Sequence[str] = (),
 ) -> RunReport:
     """Materialize every table of `sources` in one run.
 
@@ -72,7 +83,9 @@ def run_sources(
     multiprocess executor): they read concurrently and the warehouse commits them one at a time.
     Those processes rebuild the job from the environment, so `resources` overrides apply only
     to in-process runs. `with_models` adds the SQL models, which run after the tables they read.
+    `full_refresh` names sources (`src`) or tables (`src.table`) to reload from scratch.
     """
+    tags = full_refresh_tag(full_refresh)
     keys = [AssetKey([s.name, t.name]) for s in sources for t in s.tables]
     if with_models:
         keys += [m.key for m in load_models(settings.models_dir(catalog.directory))]
@@ -87,6 +100,7 @@ def run_sources(
             asset_selection=keys,
             raise_on_error=False,
             run_config=run_config,
+            tags=tags,
         ) as result:
             return report_of(result)
     job = build_definitions(catalog, resources).resolve_job_def(INGEST_JOB)
@@ -96,6 +110,7 @@ def run_sources(
             asset_selection=keys,
             raise_on_error=False,
             run_config=run_config,
+            tags=tags,
         )
     )
 

@@ -18,6 +18,7 @@ from pydantic import Field
 from platform_assets.config.files import FileTable
 from resources.duckdb_client import scratch_connection
 from resources.duckdb_sql import literal, quote
+from resources.file_ledger import FileVersion
 from resources.naming import ColumnNameError, renames
 from resources.type_lattice import (
     INTEGER_TYPES,
@@ -57,11 +58,17 @@ class FileReader(ConfigurableResource):
 
     root: str = Field(description="Relative `path` globs are taken from here.")
 
-    def scan(self, table: FileTable, stored: Mapping[str, str] | None = None) -> FileScan:
-        """Plan the read of every file of `table`. `stored` (column → type) are the types of
-        the table as stored, to read CSV columns in (under `schema_policy: freeze`): a value
-        that does not fit then fails naming its file, line and column."""
-        files = self.matching_files(table)
+    def scan(
+        self,
+        table: FileTable,
+        files: Sequence[Path] | None = None,
+        stored: Mapping[str, str] | None = None,
+    ) -> FileScan:
+        """Plan the read of the table's matching files, or of `files` (some of them) only.
+        `stored` (column → type) are the types of the table as stored, to read CSV columns in
+        (under `schema_policy: freeze`): a value that does not fit then fails naming its file,
+        line and column."""
+        files = self.matching_files(table) if files is None else tuple(files)
         source_names: dict[str, str] = {}
         with scratch_connection() as scratch:
             sql = _scan_sql(table, files, scratch, stored or {}, source_names)
@@ -76,7 +83,7 @@ class FileReader(ConfigurableResource):
         """`sql` with each row's file named relative to `root` (where it lies under it), as an
         ENUM of the scanned files: a VARCHAR that repeats one name costs DuckDB a tenth of its
         own load time to store; an ENUM nothing."""
-        prefix = str(Path(self.root).resolve()) + "/"
+        prefix = self._prefix()
         names = [str(f).removeprefix(prefix) for f in files]
         column = quote(SOURCE_FILE)
         relative = (
@@ -85,6 +92,17 @@ class FileReader(ConfigurableResource):
         )
         enum = "ENUM(" + ", ".join(literal(n) for n in names) + ")"
         return f"SELECT * REPLACE (CAST({relative} AS {enum}) AS {column}) FROM ({sql})"
+
+    def _prefix(self) -> str:
+        return str(Path(self.root).resolve()) + "/"
+
+    def versions(self, table: FileTable) -> tuple[FileVersion, ...]:
+        """Each matching file as it is now (size, modification time), named as its rows'
+        `_source_file` names it. Raises `FileReadError` when no file matches."""
+        prefix = self._prefix()
+        return tuple(
+            FileVersion.of(str(f).removeprefix(prefix), f) for f in self.matching_files(table)
+        )
 
     def matching_files(self, table: FileTable) -> tuple[Path, ...]:
         pattern = Path(table.path).expanduser()

@@ -66,13 +66,51 @@ def record_verdict(
     )
     con.register("__quarantined", rows)
     try:
+        # A row already in quarantine (the same data, by its row hash) is not added again: a
+        # re-run that fetches the same bad record sets it aside without another copy.
         sql = quarantine_sql.format(
             reasons="q.reasons",
             batch=f"{batch}",
-            where="JOIN __quarantined q ON b.rowid = q.row_id",
+            where="JOIN __quarantined q ON b.rowid = q.row_id WHERE NOT EXISTS (SELECT 1 FROM "
+            "_tributary.quarantine k WHERE k.source = ? AND k.table_name = ? "
+            "AND (k.record->>'_row_hash') = b._row_hash::VARCHAR)",
         )
-        con.execute(sql, [load_id, source, table, now])
+        con.execute(sql, [load_id, source, table, now, source, table])
         con.execute(f"DELETE FROM {batch} WHERE rowid IN (SELECT row_id FROM __quarantined)")
     finally:
         con.unregister("__quarantined")
     return int(rows.num_rows)
+
+
+def quarantine_where(
+    con: duckdb.DuckDBPyConnection,
+    batch: str,
+    where: str,
+    reasons: list[str],
+    load_id: str,
+    source: str,
+    table: str,
+) -> int:
+    """Move the rows of `batch` that match `where` (SQL over alias `b`) to quarantine with
+    `reasons`. Returns how many moved."""
+    con.execute(
+        "INSERT INTO _tributary.quarantine "
+        f"SELECT ?, ?, ?, ?::VARCHAR[], to_json(b), ? FROM {batch} b WHERE {where}",
+        [load_id, source, table, reasons, datetime.now(UTC)],
+    )
+    moved = con.execute(f"DELETE FROM {batch} b WHERE {where}").fetchone()
+    return int(moved[0]) if moved else 0
+
+
+def forget_files(
+    con: duckdb.DuckDBPyConnection, source: str, table: str, files: list[str] | None
+) -> None:
+    """Remove quarantined rows read from `files` (every file when None): a file read again has
+    its rows judged again, so its bad rows are quarantined once, not once per read."""
+    if files is not None and not files:
+        return
+    where = "" if files is None else " AND (record->>'_source_file') IN (SELECT unnest(?))"
+    con.execute(
+        f"DELETE FROM _tributary.quarantine WHERE source = ? AND table_name = ?{where}",
+        [source, table] if files is None else [source, table, files],
+    )

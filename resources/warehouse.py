@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -24,24 +24,30 @@ from filelock import FileLock
 from pydantic import Field, field_validator
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
+from resources import file_ledger
 from resources.duckdb_client import scratch_connection
-from resources.duckdb_sql import literal, quote
-from resources.quarantine import record_verdict
+from resources.duckdb_sql import column_list, literal, quote
+from resources.file_ledger import FilePlan, FileVersion
+from resources.quarantine import forget_files, quarantine_where, record_verdict
 from resources.schema_evolution import (
     SchemaChange,
+    columns_of,
     joined_type,
     stored_columns,
     with_null_columns,
 )
 from resources.type_lattice import is_null_type
-from resources.warehouse_schema import ensure_platform_schema
+from resources.uniqueness import KeyCounts
+from resources.warehouse_schema import SOURCE_FILE, ensure_platform_schema
 from resources.write_dispositions import (
     Lineage,
     WriteOutcome,
     WriteSpec,
+    count_rows,
     create_batch,
     drop_batch,
     drop_orphan_batches,
+    resolve_repeated_keys,
     schema_exists,
     write_batch,
     write_nothing,
@@ -51,8 +57,18 @@ from resources.writeback import background_writeback
 if TYPE_CHECKING:
     from checks.gate import Verdict
 
-Gate: TypeAlias = "Callable[[duckdb.DuckDBPyConnection, str], Verdict]"
-"""Judges the batch table inside the load's transaction (see `checks.gate.QualityGate`)."""
+
+class Gate(Protocol):
+    """Judges the batch table inside the load's transaction (see `checks.gate.QualityGate`).
+    `known` holds key counts the writer already took on it (key columns → `KeyCounts`)."""
+
+    def __call__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batch: str,
+        known: Mapping[tuple[str, ...], KeyCounts] | None = None,
+    ) -> Verdict: ...
+
 
 StagedData: TypeAlias = duckdb.DuckDBPyRelation | pa.Table | pa.RecordBatchReader
 _STAGED_TYPES = (duckdb.DuckDBPyRelation, pa.Table, pa.RecordBatchReader)
@@ -142,6 +158,10 @@ class LoadResult:
     """The table's columns and types after the load (lineage columns included)."""
     source_names: dict[str, str] = field(default_factory=dict)
     """`{column: name in the source}` for each column the reader's `column_names` renamed."""
+    superseded: int = 0
+    """Rows of the batch dropped for a later row of the same key (merge, scd2)."""
+    children: list[LoadResult] = field(default_factory=list)
+    """The loads of its child tables, committed in the same transaction (see `Load.child`)."""
 
     @property
     def blocked(self) -> bool:
@@ -155,6 +175,7 @@ class LoadResult:
             "rows_inserted": self.inserted,
             "rows_updated": self.updated,
             "rows_deleted": self.deleted,
+            "rows_superseded": self.superseded,
             "bytes_read": self.bytes,
             "requests": self.requests,
             "retries": self.retries,
@@ -173,13 +194,160 @@ class LoadResult:
         return data
 
 
+@dataclass(frozen=True)
+class _Child:
+    """A child table's batch: its load (staging), how it is written, and the column holding
+    its parent row's key."""
+
+    load: Load
+    spec: WriteSpec
+    root_key: str
+
+
+@dataclass(frozen=True)
+class _Files:
+    """Local files a load reads at commit time (see `Load.scan_files`)."""
+
+    versions: Callable[[], Sequence[FileVersion]]
+    rows_sql: Callable[[Sequence[FileVersion]], str]
+
+
+def _root_id(keys: Sequence[str]) -> str:
+    """SQL for a row's key as its child rows' root key holds it: the key's text, several key
+    columns joined by `|`."""
+    if len(keys) == 1:
+        return f"{quote(keys[0])}::VARCHAR"
+    return "concat_ws('|', " + ", ".join(f"{quote(k)}::VARCHAR" for k in keys) + ")"
+
+
+def _parent_keys(
+    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, lineage: Lineage
+) -> str | None:
+    """A temporary table (`id`) of the keys of the parent rows about to land, or None when the
+    parent has no key (its children cannot be told apart by parent)."""
+    if not spec.primary_key:
+        return None
+    parents = f'temp.main."__parents_{lineage.load_id}"'
+    con.execute(
+        f"CREATE TEMP TABLE {parents} AS SELECT DISTINCT {_root_id(spec.primary_key)} AS id "
+        f"FROM {batch}"
+    )
+    return parents
+
+
+def _stale_children(
+    con: duckdb.DuckDBPyConnection,
+    spec: WriteSpec,
+    batch: str | None,
+    root: str,
+    parents: str | None,
+    load_id: str,
+) -> str | None:
+    """Under merge, before the child write: the DELETE to run after it for the stored child
+    rows of the parents being written that the new batch no longer lists (a label removed
+    upstream). Found while the batch exists; deleting first would stop the write from altering
+    the table. None when there are none."""
+    if parents is None or spec.write != "merge" or spec.full_refresh:
+        return None
+    if not _table_exists(con, spec):
+        return None
+    keys = column_list(spec.primary_key)
+    listed = ""
+    if batch is not None:
+        same = " AND ".join(
+            f"b.{quote(k)}::VARCHAR = t.{quote(k)}::VARCHAR" for k in spec.primary_key
+        )
+        listed = f" AND NOT EXISTS (SELECT 1 FROM {batch} b WHERE {same})"
+    stale = f'temp.main."__stale_{load_id}"'
+    con.execute(
+        f"CREATE TEMP TABLE {stale} AS SELECT {keys} FROM {spec.target} t WHERE EXISTS "
+        f"(SELECT 1 FROM {parents} p WHERE p.id = t.{quote(root)}::VARCHAR){listed}"
+    )
+    return _delete_keys(con, spec, stale)
+
+
+def _replaced_rows(
+    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, files: FilePlan, load_id: str
+) -> str | None:
+    """Before the write, the DELETE to run after it for the rows that earlier versions of the
+    files read again landed: under append all of them; under merge those whose key the new
+    batch no longer holds (the merge updates the rest), found while the batch still exists.
+    (DuckDB refuses to alter a table a transaction has already deleted from, and the write may
+    alter the target.) None when there are none."""
+    if not files.replaced or spec.write not in ("append", "merge") or spec.full_refresh:
+        return None
+    if not _table_exists(con, spec) or SOURCE_FILE not in columns_of(con, spec.target):
+        return None
+    names = ", ".join(literal(name) for name in files.replaced)
+    of_files = f"{quote(SOURCE_FILE)}::VARCHAR IN ({names})"
+    if spec.write == "append":
+        return (
+            f"DELETE FROM {spec.target} t "
+            f"WHERE t.{of_files} AND t._load_id <> {literal(load_id)}::UUID"
+        )
+    # The keys are compared in polars, as `resources.uniqueness` counts them: an anti-join of
+    # millions of keys takes it a fraction of what DuckDB's hash join costs inside the load.
+    select = f"SELECT {_key_select(con, spec, batch, spec.target)} FROM {spec.target} "
+    before = con.execute(f"{select}WHERE {of_files}").pl()
+    now = con.execute(f"SELECT {_key_select(con, spec, batch, batch)} FROM {batch}").pl()
+    gone = before.join(now, on=list(spec.primary_key), how="anti", nulls_equal=True)
+    if gone.is_empty():
+        return None
+    keys = f'temp.main."__replaced_{load_id}"'
+    con.register("__gone", gone)
+    try:
+        con.execute(f"CREATE TEMP TABLE {keys} AS SELECT * FROM __gone")
+    finally:
+        con.unregister("__gone")
+    return _delete_keys(con, spec, keys)
+
+
+def _key_select(con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, relation: str) -> str:
+    """The primary key columns of `relation` (the target or the batch) for matching the two: in
+    their own type where batch and target agree (a plain hash join), as text where they
+    differ."""
+    stored, incoming = columns_of(con, spec.target), columns_of(con, batch)
+    return ", ".join(
+        f"{quote(k)} AS {quote(k)}"
+        if stored.get(k) == incoming.get(k)
+        else f"{quote(k)}::VARCHAR AS {quote(k)}"
+        for k in spec.primary_key
+    )
+
+
+def _delete_keys(con: duckdb.DuckDBPyConnection, spec: WriteSpec, keys: str) -> str | None:
+    """The DELETE of the target's rows whose key is in `keys` (a table), None if it is empty."""
+    if not count_rows(con, keys):
+        return None
+    match = " AND ".join(f"k.{quote(c)} = t.{quote(c)}" for c in spec.primary_key)
+    return f"DELETE FROM {spec.target} t USING {keys} k WHERE {match}"
+
+
+def _run_delete(con: duckdb.DuckDBPyConnection, delete: str | None) -> int:
+    """Run a DELETE made before the write; returns how many rows went."""
+    if delete is None:
+        return 0
+    deleted = con.execute(delete).fetchone()
+    return int(deleted[0]) if deleted else 0
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [spec.target_schema, spec.target_table],
+    ).fetchone()
+    return bool(found and found[0])
+
+
 class Load:
     """One batch on its way to one table. Made by `Warehouse.load()`; see there.
 
-    A batch arrives one of two ways. `stage()` copies rows fetched from elsewhere (Arrow, or a
+    A batch arrives one of three ways. `stage()` copies rows fetched from elsewhere (Arrow, or a
     relation on `self.connection`) into a private staging file, outside any warehouse lock.
     `scan()` hands over a query over local, re-readable files; the commit's transaction reads it
     once, straight into the warehouse, which is as fast as DuckDB's own readers get.
+    `scan_files()` does the same for files the file ledger has not yet seen in their version.
+    A batch may bring child batches (`child()`), which land in its transaction.
     """
 
     def __init__(self, warehouse: Warehouse, source: str, table: str, run_id: str | None) -> None:
@@ -203,6 +371,8 @@ class Load:
         self._null_only: dict[str, str] = {}
         """Staged columns that held only nulls so far (lower-case name → name)."""
         self._scan_sql: str | None = None
+        self._files: _Files | None = None
+        self._children: list[_Child] = []
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -279,33 +449,89 @@ class Load:
             f"ALTER TABLE {STAGED_TABLE} ALTER COLUMN {quote(column)} TYPE {kind}"
         )
 
+    def child(self, table: str, spec: WriteSpec, root_key: str) -> Load:
+        """A child table's batch, whose rows belong to rows of this batch: each carries its
+        parent row's primary key in `root_key` (several key columns joined by `|`). Stage its
+        rows on the returned load; this load's `commit` lands them in its own transaction:
+
+        - a blocked parent batch lands no child row (they go to quarantine with it), and the
+          children of parent rows set aside in quarantine follow them there;
+        - under merge (and scd2), each parent row written has its earlier child rows replaced:
+          a child row no longer listed goes, the others merge on `spec.primary_key`;
+        - under replace the child table is replaced with the parent's; under append, appended.
+
+        Each child table's load is recorded beside its parent's, in the same transaction."""
+        child = Load(self.warehouse, self.source, table, self.run_id)
+        self._children.append(_Child(child, spec, root_key))
+        return child
+
+    def scan_files(
+        self,
+        versions: Callable[[], Sequence[FileVersion]],
+        rows_sql: Callable[[Sequence[FileVersion]], str],
+    ) -> None:
+        """Have the commit read local files, once per version: holding the warehouse, it lists
+        `versions()`, keeps those the file ledger (`_tributary.files`) has not recorded as read
+        (every one under replace, scd2 or a full refresh), and reads them with `rows_sql(kept)`,
+        a query whose rows carry `_source_file`. The rows an earlier version of a kept file
+        landed are replaced by the new ones, and the ledger records what was read, in the load's
+        transaction. With no file to read, the load succeeds and lands nothing."""
+        self._files = _Files(versions, rows_sql)
+
     def commit(
         self, spec: WriteSpec, cursor: str | None = None, gate: Gate | None = None
     ) -> LoadResult:
-        """Land the batch with its load record and `cursor` in one warehouse transaction.
+        """Land the batch and its child batches with their load records and `cursor` in one
+        warehouse transaction.
 
         A `gate` judges the batch first, in the same transaction: its outcomes are recorded in
         `_tributary.check_results`; a blocked batch goes whole to `_tributary.quarantine` and
         lands nothing (nor moves the cursor); quarantined rows are set aside and the rest land.
-        (The batch's rows are written just before, into a scratch table: see `_write`.)
+        Under merge and scd2, the batch is first reduced to one row per key, so the gate judges
+        the rows that would land. (The batches' rows are written just before, into scratch
+        tables: see `_write`.)
         """
-        attach = None
-        rows_sql = self._scan_sql
-        if rows_sql is None and self._staged:
-            self.connection.close()
-            attach, rows_sql = self.staging_path, f"SELECT * FROM __stage.main.{STAGED_TABLE}"
+        stages = {}
+        for alias, load in self._stages().items():
+            load._close_staging()
+            if load._staged:
+                stages[alias] = load.staging_path
         lineage = Lineage(self.load_id, datetime.now(UTC), self.source)
         asked = time.perf_counter()
-        with self.warehouse.writer(attach=attach) as con:
+        with self.warehouse.writer(attachments=stages) as con:
             locked = time.perf_counter()
+            files = self._plan_files(con, spec)
+            rows_sql = self._rows_sql(files)
             if rows_sql is None:
-                outcome = in_transaction(
-                    con, lambda c: self._record(c, spec, write_nothing(c, spec), cursor)
-                )
+                outcome = in_transaction(con, lambda c: self._land_nothing(c, spec, cursor, files))
             else:
-                outcome = self._write(con, spec, lineage, rows_sql, cursor, gate)
+                children = [
+                    (
+                        child,
+                        f"SELECT * FROM {alias}.main.{STAGED_TABLE}" if alias in stages else None,
+                    )
+                    for alias, child in zip(self._child_aliases(), self._children, strict=True)
+                ]
+                outcome = self._write(con, spec, lineage, rows_sql, cursor, gate, files, children)
             columns = stored_columns(con, spec.target_schema, spec.target_table) or {}
         finished = time.perf_counter()
+        result = self._result(spec, outcome, cursor, finished, locked - asked, finished - locked)
+        result.columns, result.source_names = columns, dict(self.source_names)
+        result.children = [
+            child.load._result(child.spec, done, None, finished, locked - asked, finished - locked)
+            for child, done in zip(self._children, outcome.children, strict=False)
+        ]
+        return result
+
+    def _result(
+        self,
+        spec: WriteSpec,
+        outcome: WriteOutcome,
+        cursor: str | None,
+        finished: float,
+        lock_wait: float,
+        commit: float,
+    ) -> LoadResult:
         return LoadResult(
             load_id=self.load_id,
             source=self.source,
@@ -319,15 +545,56 @@ class Load:
             requests=self.requests,
             retries=self.retries,
             seconds=finished - self._started,
-            lock_wait_seconds=locked - asked,
-            commit_seconds=finished - locked,
+            lock_wait_seconds=lock_wait,
+            commit_seconds=commit,
             cursor=cursor,
             schema_changes=outcome.schema_changes,
             verdict=outcome.verdict,
             quarantined=outcome.quarantined,
-            columns=columns,
-            source_names=dict(self.source_names),
+            superseded=outcome.superseded,
         )
+
+    def _stages(self) -> dict[str, Load]:
+        """Staging files by the alias the commit attaches them as."""
+        aliases = ["__stage", *self._child_aliases()]
+        return dict(zip(aliases, [self, *(c.load for c in self._children)], strict=True))
+
+    def _child_aliases(self) -> list[str]:
+        return [f"__stage_{n}" for n in range(len(self._children))]
+
+    def _plan_files(self, con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> FilePlan | None:
+        """Which files to read, decided holding the warehouse, so two loads of the same table
+        (a schedule and a file-arrival run) never read one file version twice."""
+        if self._files is None:
+            return None
+        read_all = spec.write in ("replace", "scd2") or spec.full_refresh
+        ledger = in_transaction(con, lambda c: file_ledger.recorded(c, self.source, self.table))
+        chosen = file_ledger.plan(self._files.versions(), ledger, read_all)
+        self.bytes_read = sum(v.size for v in chosen.read)
+        return chosen
+
+    def _rows_sql(self, files: FilePlan | None) -> str | None:
+        if files is not None:
+            return self._files.rows_sql(files.read) if files.read and self._files else None
+        if self._scan_sql is not None:
+            return self._scan_sql
+        return f"SELECT * FROM __stage.main.{STAGED_TABLE}" if self._staged else None
+
+    def _land_nothing(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        spec: WriteSpec,
+        cursor: str | None,
+        files: FilePlan | None,
+    ) -> WriteOutcome:
+        """No rows arrived. With files planned, none was new: the load lands nothing and
+        succeeds. Otherwise nothing arrived at all: see `write_nothing`."""
+        if files is None:
+            return self._record(con, spec, write_nothing(con, spec), cursor)
+        file_ledger.record(
+            con, self.source, self.table, files.touched, files.hashes, self.load_id, self.started_at
+        )
+        return self._record(con, spec, WriteOutcome(), cursor)
 
     def _write(
         self,
@@ -337,10 +604,12 @@ class Load:
         rows_sql: str,
         cursor: str | None,
         gate: Gate | None,
+        files: FilePlan | None,
+        children: list[tuple[_Child, str | None]],
     ) -> WriteOutcome:
-        """Write the batch table and commit it on its own, then judge and land it in a second
-        transaction. The batch table is scratch: nothing refers to it, and if that second
-        transaction fails (or the process dies) it is dropped, now or by the next writer.
+        """Write the batch tables and commit them on their own, then judge and land them in a
+        second transaction. Batch tables are scratch: nothing refers to them, and if that second
+        transaction fails (or the process dies) they are dropped, now or by the next writer.
         DuckDB scans committed data about twice as fast as a transaction's own, which the gate
         and the merge both do."""
         created_schema = not schema_exists(con, spec.target_schema)
@@ -348,10 +617,35 @@ class Load:
             rows_sql = with_null_columns(
                 con, spec.target_schema, spec.target_table, rows_sql, self._null_only.values()
             )
-        batch = in_transaction(con, lambda c: create_batch(c, spec, rows_sql, lineage))
+
+        def create(c: duckdb.DuckDBPyConnection) -> list[str | None]:
+            batches: list[str | None] = [create_batch(c, spec, rows_sql, lineage)]
+            for child, sql in children:
+                child_lineage = Lineage(child.load.load_id, lineage.loaded_at, self.source)
+                if sql is not None and child.load._null_only:
+                    sql = with_null_columns(
+                        c,
+                        child.spec.target_schema,
+                        child.spec.target_table,
+                        sql,
+                        child.load._null_only.values(),
+                    )
+                batches.append(
+                    None if sql is None else create_batch(c, child.spec, sql, child_lineage)
+                )
+            return batches
+
+        batch, *child_batches = in_transaction(con, create)
+        assert batch is not None
+        related = [(child, b) for (child, _), b in zip(children, child_batches, strict=True)]
         try:
-            return in_transaction(con, lambda c: self._land(c, spec, batch, lineage, cursor, gate))
+            return in_transaction(
+                con, lambda c: self._land(c, spec, batch, lineage, cursor, gate, files, related)
+            )
         except BaseException:
+            for child, child_batch in related:
+                if child_batch is not None:
+                    drop_batch(con, child.spec, child_batch, drop_empty_schema=False)
             drop_batch(con, spec, batch, drop_empty_schema=created_schema)
             raise
 
@@ -363,21 +657,101 @@ class Load:
         lineage: Lineage,
         cursor: str | None,
         gate: Gate | None,
+        files: FilePlan | None,
+        children: list[tuple[_Child, str | None]],
     ) -> WriteOutcome:
-        verdict = gate(con, batch) if gate is not None else None
+        """One load, top to bottom: resolve repeated keys, judge, set aside, land the rows (and
+        the file versions read), then the child batches, then the load record and cursor."""
+        rows_in = count_rows(con, batch)
+        batch, superseded, counts = resolve_repeated_keys(con, spec, batch)
+        if files is not None:
+            forget_files(con, self.source, self.table, [v.name for v in files.read])
+        known = {tuple(spec.primary_key): counts} if counts is not None else None
+        verdict = gate(con, batch, known) if gate is not None else None
         quarantined = 0
         if verdict is not None:
             quarantined = record_verdict(con, verdict, batch, self.load_id, self.source, self.table)
-        if verdict is not None and verdict.blocked:
+        blocked = verdict is not None and verdict.blocked
+        parents = _parent_keys(con, spec, batch, lineage) if children and not blocked else None
+        if blocked:
             con.execute(f"DROP TABLE {batch}")
-            outcome = WriteOutcome(rows_in=quarantined)
+            outcome = WriteOutcome()
             cursor = None
         else:
-            counted = verdict.key_counts if verdict is not None and not quarantined else None
-            outcome = write_batch(con, spec, batch, lineage, counted)
-            outcome.rows_in += quarantined
+            replaced = _replaced_rows(con, spec, batch, files, self.load_id) if files else None
+            # Setting rows aside adds no null key and no repeat: the counts still hold then.
+            still = (
+                counts if counts is not None and not (quarantined and counts.null_keys) else None
+            )
+            outcome = write_batch(con, spec, batch, lineage, still)
+            outcome.deleted += _run_delete(con, replaced)
+            if files is not None:
+                self._record_files(con, spec, files)
+        outcome.rows_in, outcome.superseded = rows_in, outcome.superseded + superseded
         outcome.verdict, outcome.quarantined = verdict, quarantined
+        outcome.children = [
+            child.load._land_child(con, child, child_batch, parents, lineage, verdict, self.table)
+            for child, child_batch in children
+        ]
+        if parents is not None:
+            con.execute(f"DROP TABLE {parents}")
         return self._record(con, spec, outcome, cursor)
+
+    def _record_files(
+        self, con: duckdb.DuckDBPyConnection, spec: WriteSpec, files: FilePlan
+    ) -> None:
+        if spec.write in ("replace", "scd2") or spec.full_refresh:
+            file_ledger.forget(con, self.source, self.table)
+        file_ledger.record(
+            con,
+            self.source,
+            self.table,
+            (*files.read, *files.touched),
+            files.hashes,
+            self.load_id,
+            self.started_at,
+        )
+
+    def _land_child(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        child: _Child,
+        batch: str | None,
+        parents: str | None,
+        lineage: Lineage,
+        verdict: Verdict | None,
+        parent_table: str,
+    ) -> WriteOutcome:
+        """Land a child batch after its parent's (see `child`), and record its load."""
+        spec, root = child.spec, child.root_key
+        rows_in = count_rows(con, batch) if batch is not None else 0
+        blocked = verdict is not None and verdict.blocked
+        moved = 0
+        followed = verdict is not None and bool(verdict.quarantine) and parents is not None
+        if batch is not None and (blocked or followed):
+            orphan = (
+                "true"
+                if blocked
+                else f"NOT EXISTS (SELECT 1 FROM {parents} p WHERE p.id = b.{quote(root)}::VARCHAR)"
+            )
+            reasons = [f"parent_quarantined ({parent_table})"]
+            moved = quarantine_where(
+                con, batch, orphan, reasons, self.load_id, self.source, self.table
+            )
+        if blocked:
+            if batch is not None:
+                con.execute(f"DROP TABLE {batch}")
+            outcome = WriteOutcome(verdict=verdict)
+        else:
+            stale = _stale_children(con, spec, batch, root, parents, self.load_id)
+            if batch is not None:
+                child_lineage = Lineage(self.load_id, lineage.loaded_at, self.source)
+                outcome = write_batch(con, spec, batch, child_lineage)
+            else:
+                outcome = write_nothing(con, spec)
+            outcome.deleted += _run_delete(con, stale)
+        outcome.rows_in, outcome.quarantined = rows_in, moved
+        return self._record(con, spec, outcome, None)
 
     def _record(
         self,
@@ -392,7 +766,10 @@ class Load:
             "blocked" if outcome.verdict is not None and outcome.verdict.blocked else "succeeded"
         )
         con.execute(
-            "INSERT INTO _tributary.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO _tributary.loads (load_id, run_id, source, table_name, write, status,"
+            " rows_in, rows_inserted, rows_updated, rows_deleted, rows_superseded, bytes,"
+            " requests, retries, started_at, finished_at, error)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 self.load_id,
                 self.run_id,
@@ -404,6 +781,7 @@ class Load:
                 outcome.inserted,
                 outcome.updated,
                 outcome.deleted,
+                outcome.superseded,
                 self.bytes_read,
                 self.requests,
                 self.retries,
@@ -461,8 +839,12 @@ class Load:
         if self._connection is not None:
             with contextlib.suppress(duckdb.Error):
                 self._connection.close()
+            self._connection = None
 
     def discard_staging(self) -> None:
+        """Remove this load's staging files and its child batches'."""
+        for child in self._children:
+            child.load.discard_staging()
         self._close_staging()
         for path in (
             self.staging_path,
@@ -549,11 +931,16 @@ class Warehouse(ConfigurableResource):
             return in_transaction(con, work)
 
     @contextlib.contextmanager
-    def writer(self, attach: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    def writer(
+        self, attach: Path | None = None, attachments: Mapping[str, Path] | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         """The read-write connection, held by one writer at a time (a file lock), with batch
         tables that a dead writer left behind dropped first, and its file written back to disk
         as it goes (see `resources.writeback`). `attach` is a staging file, attached read-only
-        as `__stage`."""
+        as `__stage`; `attachments` more of them, by alias."""
+        stages = dict(attachments or {})
+        if attach is not None:
+            stages["__stage"] = attach
         self.file.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.file) + ".lock", timeout=self.lock_timeout_seconds):
             con = retry_while_locked(
@@ -563,8 +950,8 @@ class Warehouse(ConfigurableResource):
             with background_writeback(self.file, self.writeback_seconds):
                 try:
                     drop_orphan_batches(con)
-                    if attach is not None:
-                        con.execute(f"ATTACH {literal(str(attach))} AS __stage (READ_ONLY)")
+                    for alias, path in stages.items():
+                        con.execute(f"ATTACH {literal(str(path))} AS {alias} (READ_ONLY)")
                     yield con
                 finally:
                     con.close()
@@ -586,4 +973,3 @@ class Warehouse(ConfigurableResource):
             yield con
         finally:
             con.close()
-

@@ -32,8 +32,10 @@ CREATE TABLE IF NOT EXISTS _tributary.loads (
     retries BIGINT,                   -- of which retries
     started_at TIMESTAMPTZ NOT NULL,
     finished_at TIMESTAMPTZ NOT NULL,
-    error VARCHAR
+    error VARCHAR,
+    rows_superseded BIGINT            -- dropped for a later row of their key in the same batch
 );
+ALTER TABLE _tributary.loads ADD COLUMN IF NOT EXISTS rows_superseded BIGINT;
 CREATE TABLE IF NOT EXISTS _tributary.state (
     source VARCHAR NOT NULL,
     table_name VARCHAR NOT NULL,
@@ -72,6 +74,17 @@ CREATE TABLE IF NOT EXISTS _tributary.quarantine (
     reasons VARCHAR[] NOT NULL,       -- the checks the row failed
     record JSON NOT NULL,             -- the row as it arrived
     quarantined_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _tributary.files (
+    source VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,            -- as the rows' _source_file names it
+    size BIGINT NOT NULL,             -- bytes
+    modified_ns BIGINT NOT NULL,      -- modification time, ns since the epoch
+    content_hash VARCHAR,             -- sha256 of the content, where cheap to take (else NULL)
+    load_id VARCHAR NOT NULL,         -- the load that read this version
+    loaded_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (source, table_name, path)
 );
 CREATE TABLE IF NOT EXISTS _tributary.lineage (
     load_id VARCHAR NOT NULL,         -- the model's load (also in _tributary.loads)

@@ -6,7 +6,9 @@ it into place, so its rows are written to the warehouse exactly once; that batch
 the target. Into an existing table the other dispositions insert from the batch and drop it; that
 batch is a temporary table, which never reaches the warehouse file, so only the rows that land are
 written there. Merge and scd2 compare row hashes with the stored ones, so an unchanged row is
-neither read whole nor rewritten.
+neither read whole nor rewritten; a stored column the batch does not carry keeps its stored value
+(the hashes are then compared over the columns the batch carries). Merge and scd2 batches are
+first reduced to one row per key (`resolve_repeated_keys`), before the gate judges them.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ class WriteSpec:
     order_by: str | None = None
     schema_policy: str = "evolve"
     allow_empty: bool = False
+    full_refresh: bool = False
+    """Reload from scratch: the batch replaces the table whole, then lands as a first load would
+    under `write` (deduplicated for merge, new history for scd2)."""
 
     @property
     def target(self) -> str:
@@ -86,6 +91,10 @@ class WriteOutcome:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
+    superseded: int = 0
+    """Batch rows dropped for a later row of the same key in the same batch (merge, scd2)."""
+    children: list[WriteOutcome] = field(default_factory=list)
+    """How the load's child batches landed, in the order they were added."""
     schema_changes: list[SchemaChange] = field(default_factory=list)
     verdict: Verdict | None = None
     quarantined: int = 0
@@ -162,7 +171,7 @@ def create_batch(
         pairs = ", ".join(f"{quote(old)} AS {quote(new)}" for old, new in renames.items())
         rows_sql = f"SELECT * RENAME ({pairs}) FROM ({rows_sql})"
         incoming = {renames.get(name, name): kind for name, kind in incoming.items()}
-    lands_by_rename = spec.write == "replace" or existing is None
+    lands_by_rename = spec.write == "replace" or spec.full_refresh or existing is None
     schema = quote(spec.target_schema) + "." if lands_by_rename else TEMPORARY
     batch = schema + quote(BATCH_PREFIX + lineage.load_id)
     validity = (
@@ -238,17 +247,43 @@ class _AsStored:
     """SQL over a batch row in the target's terms, where their column types may differ."""
 
     hash: str
-    """The row's `_row_hash`: its own when the columns agree."""
+    """The batch row's hash to compare with `stored_hash`: its own `_row_hash` when the columns
+    agree. With columns absent from the batch, a hash over the columns it carries only."""
     keys: dict[str, str]
     """Each primary key column's value, cast to the stored type. Compared in the batch's own
     type, DuckDB would cast the stored side instead, and fail on a VARCHAR key widened from
     numbers once a batch brings numbers again."""
+    stored_hash: str = quote(ROW_HASH)
+    """The stored row's hash over the same columns as `hash`."""
+    absent: tuple[str, ...] = ()
+    """Stored data columns the batch does not carry: a merged row keeps their stored values."""
+    full_hash: str = ""
+    """With `absent` columns: the `_row_hash` of a batch row once they are filled in."""
 
     @classmethod
-    def of(cls, stored: dict[str, str], batch: dict[str, str], keys: Sequence[str]) -> _AsStored:
+    def of(
+        cls,
+        stored: dict[str, str],
+        batch: dict[str, str],
+        keys: Sequence[str],
+        keep_absent: bool = False,
+    ) -> _AsStored:
+        """`keep_absent`: columns missing from the batch keep their stored values (merge, scd2)
+        rather than become NULL (a new row, an append)."""
         values = _values_as_stored(stored, batch)
-        row = quote(ROW_HASH) if stored == batch else row_hash(values)
-        return cls(row, {k: values.get(k, quote(k)) for k in keys})
+        key_values = {k: values.get(k, quote(k)) for k in keys}
+        absent = tuple(name for name in stored if name not in batch) if keep_absent else ()
+        if not absent:
+            row = quote(ROW_HASH) if stored == batch else row_hash(values)
+            return cls(row, key_values)
+        carried = {name: value for name, value in values.items() if name not in absent}
+        return cls(
+            hash=row_hash(carried),
+            keys=key_values,
+            stored_hash=row_hash(_own_values(carried)),
+            absent=absent,
+            full_hash=row_hash({**values, **_own_values(dict.fromkeys(absent, ""))}),
+        )
 
     def key_select(self) -> str:
         return ", ".join(f"{value} AS {quote(key)}" for key, value in self.keys.items())
@@ -260,20 +295,62 @@ class _AsStored:
         )
 
 
+def resolve_repeated_keys(
+    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str
+) -> tuple[str, int, KeyCounts | None]:
+    """Under merge and scd2, keep one row per primary key of the batch: the latest by
+    `order_by`, then by arrival. Done before the batch is judged, so rules judge the rows that
+    would land (an order paid, then shipped in one batch is one order, not a repeated key).
+
+    Returns (the batch table, now or as it was; rows superseded by a later row of their key; the
+    key counts of the batch returned, None when not keyed). Rows with a null key are kept for the
+    gate to judge and the write to refuse. Raises `BatchError` when a key column is missing."""
+    if spec.write not in ("merge", "scd2") or not spec.primary_key:
+        return batch, 0, None
+    present = {name.lower() for name in columns_of(con, batch)}
+    missing = [k for k in spec.primary_key if k.lower() not in present]
+    if missing:
+        raise BatchError(f"primary_key column(s) missing from the batch: {', '.join(missing)}")
+    counts = key_counts(con, batch, spec.primary_key)
+    if not counts.repeats:
+        return batch, 0, counts
+    keys = column_list(spec.primary_key)
+    null_key = " OR ".join(f"{quote(k)} IS NULL" for k in spec.primary_key)
+    order = f"{quote(spec.order_by)} DESC NULLS LAST, " if spec.order_by else ""
+    latest = _beside(batch, "latest")
+    _create_table(
+        con,
+        latest,
+        f"SELECT * FROM {batch} QUALIFY {null_key} OR "
+        f"row_number() OVER (PARTITION BY {keys} ORDER BY {order}rowid DESC) = 1",
+    )
+    con.execute(f"DROP TABLE {batch}")
+    return latest, counts.repeats, KeyCounts(counts.rows - counts.repeats, counts.null_keys, 0)
+
+
 def write_batch(
     con: duckdb.DuckDBPyConnection,
     spec: WriteSpec,
     batch: str,
     lineage: Lineage,
-    counted: Mapping[tuple[str, ...], KeyCounts] | None = None,
+    counts: KeyCounts | None = None,
 ) -> WriteOutcome:
     """Land the batch table made by `create_batch` in the target as `spec.write` says.
 
-    `counted` holds key counts already taken on this batch as it is now (by the quality gate),
-    so a merge does not count its primary key twice."""
+    Under merge and scd2 the batch holds one row per key (see `resolve_repeated_keys`; any
+    repeats left are resolved here); `counts` are its key counts if already taken, so the key
+    is not counted twice. Raises `BatchError` on a null key."""
     incoming = _data_columns(columns_of(con, batch))
-    rows_in = _count(con, batch)
+    rows_in = count_rows(con, batch)
     existing = _existing_columns(con, spec)
+    superseded = cleared = 0
+    if spec.full_refresh and existing is not None:
+        cleared = count_rows(con, spec.target)
+        if rows_in:
+            con.execute(f"DROP TABLE {spec.target}")
+            existing = None
+        else:
+            con.execute(f"DELETE FROM {spec.target}")
     if rows_in == 0 and existing is None and spec.allow_empty:
         outcome = _rename_into_place(con, spec, batch, 0)  # the table, with the batch's columns
     elif rows_in == 0:
@@ -283,13 +360,24 @@ def write_batch(
         outcome = _replace(con, spec, batch, incoming, existing)
     else:
         if spec.write in ("merge", "scd2"):
-            batch = _deduplicated(con, spec, batch, incoming, counted or {})
+            if counts is None or counts.repeats:
+                batch, superseded, counts = resolve_repeated_keys(con, spec, batch)
+            _refuse_null_keys(spec, counts)
         if existing is None:
-            outcome = _rename_into_place(con, spec, batch, rows_in)
+            outcome = _rename_into_place(con, spec, batch, rows_in - superseded)
         else:
             outcome = _write_into(con, spec, batch, incoming, existing, lineage)
     outcome.rows_in = rows_in
+    outcome.superseded = superseded
+    outcome.deleted += cleared
     return outcome
+
+
+def _refuse_null_keys(spec: WriteSpec, counts: KeyCounts | None) -> None:
+    if counts is not None and counts.null_keys:
+        raise BatchError(
+            f"{counts.null_keys} row(s) have a null primary_key ({', '.join(spec.primary_key)})"
+        )
 
 
 def write_nothing(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> WriteOutcome:
@@ -308,7 +396,8 @@ def _beside(batch: str, suffix: str) -> str:
     return f'{batch.removesuffix(chr(34))}_{suffix}"'
 
 
-def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+def count_rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    """The number of rows of `relation` (quoted SQL)."""
     row = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
     return int(row[0]) if row else 0
 
@@ -357,9 +446,9 @@ def _write_into(
     stored = _data_columns(columns_of(con, spec.target))
     if spec.write != "append" and any(c.change in ("added", "widened") for c in changes):
         _rehash(con, spec.target, stored)
-    copied = [*columns, *_lineage_columns(con, spec, batch, existing)]
+    as_stored = _AsStored.of(stored, incoming, spec.primary_key, spec.write != "append")
+    copied = [*columns, *as_stored.absent, *_lineage_columns(con, spec, batch, existing)]
     write = {"append": _append, "merge": _merge, "scd2": _scd2}[spec.write]
-    as_stored = _AsStored.of(stored, incoming, spec.primary_key)
     outcome = write(con, spec, batch, copied, as_stored, lineage)
     outcome.schema_changes = changes
     con.execute(f"DROP TABLE {batch}")
@@ -380,43 +469,11 @@ def _empty(
 ) -> WriteOutcome:
     """An allowed empty batch: a replace empties the table (keeping its columns); others add
     nothing."""
-    if spec.write != "replace" or existing is None:
+    if (spec.write != "replace" and not spec.full_refresh) or existing is None:
         return WriteOutcome()
-    deleted = _count(con, spec.target)
+    deleted = count_rows(con, spec.target)
     con.execute(f"DELETE FROM {spec.target}")
     return WriteOutcome(deleted=deleted)
-
-
-def _deduplicated(
-    con: duckdb.DuckDBPyConnection,
-    spec: WriteSpec,
-    batch: str,
-    incoming: dict[str, str],
-    counted: Mapping[tuple[str, ...], KeyCounts],
-) -> str:
-    """The batch with one row per key: the latest by `order_by`, then by arrival order."""
-    present = {name.lower() for name in incoming}
-    missing = [k for k in spec.primary_key if k.lower() not in present]
-    if missing:
-        raise BatchError(f"primary_key column(s) missing from the batch: {', '.join(missing)}")
-    keys = column_list(spec.primary_key)
-    counts = counted.get(tuple(spec.primary_key)) or key_counts(con, batch, spec.primary_key)
-    if counts.null_keys:
-        raise BatchError(
-            f"{counts.null_keys} row(s) have a null primary_key ({', '.join(spec.primary_key)})"
-        )
-    if not counts.repeats:
-        return batch
-    order = f"{quote(spec.order_by)} DESC NULLS LAST, " if spec.order_by else ""
-    latest = _beside(batch, "latest")
-    _create_table(
-        con,
-        latest,
-        f"SELECT * FROM {batch} "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}rowid DESC) = 1",
-    )
-    con.execute(f"DROP TABLE {batch}")
-    return latest
 
 
 def _rename_into_place(
@@ -452,9 +509,9 @@ def _replace(
                 con.execute(f"ALTER TABLE {batch} DROP COLUMN {quote(change.column)}")
             if changes:
                 _rehash(con, batch, _data_columns(columns_of(con, batch)))
-        deleted = _count(con, spec.target)
+        deleted = count_rows(con, spec.target)
         con.execute(f"DROP TABLE {spec.target}")
-    inserted = _count(con, batch)
+    inserted = count_rows(con, batch)
     con.execute(f"ALTER TABLE {batch} RENAME TO {quote(spec.target_table)}")
     return WriteOutcome(inserted=inserted, deleted=deleted, schema_changes=changes)
 
@@ -471,7 +528,7 @@ def _append(
         f"INSERT INTO {spec.target} BY NAME SELECT {column_list(columns)}, "
         f"{as_stored.hash} AS {quote(ROW_HASH)} FROM {batch}"
     )
-    return WriteOutcome(inserted=_count(con, batch))
+    return WriteOutcome(inserted=count_rows(con, batch))
 
 
 def _key_match(left: str, right: str, keys: Sequence[str]) -> str:
@@ -503,7 +560,8 @@ def _changed_rows(
     _create_table(
         con,
         differ,
-        f"WITH stored AS (SELECT {keys}, {quote(ROW_HASH)} AS __hash FROM {spec.target}{current}), "
+        f"WITH stored AS (SELECT {keys}, {as_stored.stored_hash} AS __hash "
+        f"FROM {spec.target}{current}), "
         f"incoming AS (SELECT rowid AS __row, {as_stored.key_select()}, "
         f"{as_stored.hash} AS __hash FROM {batch}) "
         f"SELECT i.__row, i.__hash, {found} AS __exists FROM incoming i "
@@ -516,12 +574,21 @@ def _changed_rows(
     ).fetchone()
     assert row is not None
     none = "" if row[0] or row[1] else " LIMIT 0"
-    _create_table(
-        con,
-        changed,
+    rows = (
         f"SELECT b.* REPLACE (d.__hash AS {quote(ROW_HASH)}{as_stored.key_casts()}), d.__exists "
-        f"FROM {batch} b JOIN {differ} d ON b.rowid = d.__row{none}",
+        f"FROM {batch} b JOIN {differ} d ON b.rowid = d.__row{none}"
     )
+    if as_stored.absent:
+        # The batch does not carry these columns: each changed row keeps its stored values
+        # (NULL for a new row), and its `_row_hash` is taken over the whole row so filled.
+        kept = ", ".join(f"t.{quote(name)}" for name in as_stored.absent)
+        rows = (
+            f"SELECT c.* REPLACE ({as_stored.full_hash} AS {quote(ROW_HASH)}) FROM "
+            f"(SELECT c.*, {kept} FROM ({rows}) c LEFT JOIN "
+            f"(SELECT {keys}, {column_list(as_stored.absent)} FROM {spec.target}{current}) t "
+            f"ON {_key_match('t', 'c', spec.primary_key)}) c"
+        )
+    _create_table(con, changed, rows)
     con.execute(f"DROP TABLE {differ}")
     return changed, int(row[0]), int(row[1])
 

@@ -239,6 +239,23 @@ class RestTable(TableConfig):
             for part in self.incremental.cursor_field.split("."):
                 yield "incremental.cursor_field", part
 
+    @model_validator(mode="after")
+    def _write_fits_incremental(self) -> RestTable:
+        """An incremental batch holds only what changed since the cursor: `replace` would swap
+        the table for that delta, and `scd2` would close every key the delta lacks."""
+        if self.incremental is not None and self.write in ("replace", "scd2"):
+            raise ValueError(
+                f"write: {self.write} cannot be used with incremental: each batch holds only the "
+                "records changed since the cursor, so "
+                + (
+                    "the table would be replaced by them"
+                    if self.write == "replace"
+                    else "every key not in it would be closed as deleted"
+                )
+                + "; use write: merge or append"
+            )
+        return self
+
 
 class RestSource(SourceConfig):
     kind: Literal["rest"]

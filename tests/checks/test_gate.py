@@ -277,11 +277,12 @@ def test_rules_count_in_the_warehouse_without_exporting_the_batch(
     ]
 
 
-def test_a_merge_reuses_the_gates_count_of_a_unique_primary_key(
+def test_a_merge_counts_its_primary_key_once_and_judges_it_after_resolving_repeats(
     warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`unique: true` on the primary key is counted once per load, by the gate; the merge's
-    deduplication reads that count, and still keeps the latest row of a repeated key."""
+    """`unique: true` on the primary key is counted once per load, when the merge resolves the
+    batch's repeated keys (the latest row wins); the gate then judges the rows that would land,
+    reusing that count, so the key is unique."""
     import checks.gate
     import resources.write_dispositions
     from resources.uniqueness import key_counts
@@ -303,7 +304,8 @@ def test_a_merge_reuses_the_gates_count_of_a_unique_primary_key(
         result = load.commit(WriteSpec("src", "items", "merge", primary_key=("id",)), None, gate)
 
     assert counted == [["id"]]
-    assert outcome(result, "id_unique") == (False, 1)
+    assert outcome(result, "id_unique") == (True, 0)
+    assert result.superseded == 1
     with warehouse.read_only() as con:
         assert con.execute("SELECT id, qty FROM src.items ORDER BY id").fetchall() == [
             (1, 3),

@@ -35,10 +35,12 @@ KILL_POINTS = [
 ]
 
 
-def kill_during(directory: Path, phase: str, delay: float) -> None:
+def kill_during(
+    directory: Path, phase: str, delay: float, mode: str = "replace", rows: int = ROWS
+) -> None:
     """Run the load loop until generation 2 reaches `phase`, wait `delay`, then SIGKILL it."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.resources.crash_loader", str(directory), str(ROWS)],
+        [sys.executable, "-m", "tests.resources.crash_loader", str(directory), str(rows), mode],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
@@ -95,3 +97,67 @@ def test_the_next_load_sweeps_staging_files_of_killed_loads(tmp_path: Path) -> N
         load.commit(WriteSpec("src", "other", "append"))
 
     assert list((tmp_path / "stage").iterdir()) == []
+
+
+PARENT_ROWS = 200_000
+"""Parents per generation in the child-table loop (each with two child rows): merging them
+takes about as long as replacing `ROWS`, so the kill points fall across the commit."""
+CHILD_KILL_POINTS = [p for p in KILL_POINTS if p[0] != "staging" or p[1] == 0.0]
+
+
+def read_only(directory: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(directory / "warehouse.duckdb"), read_only=True)
+
+
+@pytest.mark.parametrize(("phase", "delay"), CHILD_KILL_POINTS)
+def test_a_killed_load_leaves_parent_and_children_of_one_generation(
+    tmp_path: Path, phase: str, delay: float
+) -> None:
+    kill_during(tmp_path, phase, delay, mode="children", rows=PARENT_ROWS)
+
+    with read_only(tmp_path) as con:
+        parents = con.execute(
+            "SELECT count(*), count(DISTINCT generation), max(generation) FROM src.issues"
+        ).fetchone()
+        children = con.execute(
+            "SELECT count(*), count(DISTINCT generation), max(generation) FROM src.issues__labels"
+        ).fetchone()
+        (cursor,) = con.execute("SELECT cursor_value FROM _tributary.state").fetchone()  # type: ignore[misc]
+        loads = con.execute(
+            "SELECT table_name, count(*) FROM _tributary.loads WHERE status = 'succeeded' "
+            "GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert parents is not None and children is not None
+    generation = parents[2]
+
+    assert parents == (PARENT_ROWS, 1, generation)
+    assert children == (2 * PARENT_ROWS, 1, generation)
+    assert cursor == str(generation)
+    assert loads == [("issues", generation), ("issues__labels", generation)]
+
+
+FILE_ROWS = 300_000
+"""Rows per file in the file loop: each load appends a new file and a changed one."""
+
+
+@pytest.mark.parametrize(("phase", "delay"), CHILD_KILL_POINTS)
+def test_a_killed_load_of_files_leaves_each_file_once_or_not_at_all_as_the_ledger_says(
+    tmp_path: Path, phase: str, delay: float
+) -> None:
+    kill_during(tmp_path, phase, delay, mode="files", rows=FILE_ROWS)
+
+    with read_only(tmp_path) as con:
+        files = con.execute(
+            "SELECT _source_file::VARCHAR, count(*), count(DISTINCT generation), "
+            "count(DISTINCT _load_id), any_value(_load_id)::VARCHAR "
+            "FROM src.events GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        ledger = con.execute(
+            "SELECT f.path, f.load_id, l.status FROM _tributary.files f "
+            "JOIN _tributary.loads l USING (load_id) ORDER BY 1"
+        ).fetchall()
+
+    assert files, "the first generation committed before the kill"
+    assert all(rows == FILE_ROWS and versions == 1 for _, rows, versions, _, _ in files)
+    assert all(loads == 1 for _, _, _, loads, _ in files)
+    assert ledger == [(name, load_id, "succeeded") for name, _, _, _, load_id in files]

@@ -275,7 +275,15 @@ def test_a_failed_first_load_leaves_no_table_and_no_schema(warehouse: Warehouse)
 
     assert rows(warehouse, "SELECT schema_name, table_name FROM duckdb_tables()") == [
         ("_tributary", name)
-        for name in ("check_results", "lineage", "loads", "quarantine", "schema_changes", "state")
+        for name in (
+            "check_results",
+            "files",
+            "lineage",
+            "loads",
+            "quarantine",
+            "schema_changes",
+            "state",
+        )
     ]
     assert rows(warehouse, "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'src'") == [
         (0,)
@@ -559,3 +567,119 @@ def test_staged_parts_that_disagree_on_a_type_land_in_the_wider_one(warehouse: W
         (2, "2.5"),
         (3, "n/a"),
     ]
+
+
+def test_merge_counts_the_rows_that_landed_and_those_a_later_duplicate_superseded(
+    warehouse: Warehouse,
+) -> None:
+    """344 penguins of 3 species merged on `species`: 3 rows land; 341 were superseded by a
+    later row of their species, and every count says so."""
+    species = ["Adelie"] * 152 + ["Chinstrap"] * 68 + ["Gentoo"] * 124
+    batch = [{"species": s, "n": i} for i, s in enumerate(species)]
+
+    result = land(warehouse, batch, write="merge", key=["species"])
+
+    assert rows(warehouse, "SELECT count(*) FROM src.items") == [(3,)]
+    assert (result.rows_in, result.inserted, result.superseded) == (344, 3, 341)
+    assert result.metadata()["rows_superseded"] == 341
+    assert rows(
+        warehouse,
+        "SELECT rows_in, rows_inserted, rows_updated, rows_superseded FROM _tributary.loads",
+    ) == [(344, 3, 0, 341)]
+
+    again = land(warehouse, batch[:200], write="merge", key=["species"])
+    assert (again.rows_in, again.inserted, again.updated, again.superseded) == (
+        200,
+        0,
+        1,
+        198,
+    )  # Adelie unchanged
+
+
+def test_a_warehouse_from_before_rows_superseded_gains_the_column(warehouse: Warehouse) -> None:
+    warehouse.transaction(lambda con: con.execute("SELECT 1"))
+    warehouse.transaction(
+        lambda con: con.execute("ALTER TABLE _tributary.loads DROP COLUMN rows_superseded")
+    )
+
+    land(warehouse, [{"id": 1}, {"id": 1}], write="merge", key=["id"])
+
+    assert rows(warehouse, "SELECT rows_in, rows_superseded FROM _tributary.loads") == [(2, 1)]
+
+
+@pytest.mark.parametrize("write", ["merge", "scd2"])
+def test_columns_absent_from_a_merge_batch_keep_their_stored_values(
+    warehouse: Warehouse, write: str
+) -> None:
+    """A sparse batch (no `phone`) updates what it carries; a row it does not change is not
+    counted, and a changed row keeps its phone."""
+    current = "" if write == "merge" else " WHERE _valid_to IS NULL"
+    land(
+        warehouse,
+        [{"id": 1, "name": "Ada", "phone": "555-1"}, {"id": 2, "name": "Bob", "phone": "555-2"}],
+        write=write,
+        key=["id"],
+    )
+
+    result = land(
+        warehouse,
+        [{"id": 1, "name": "Ada"}, {"id": 2, "name": "Robert"}, {"id": 3, "name": "Cy"}],
+        write=write,
+        key=["id"],
+    )
+
+    assert (result.inserted, result.updated) == (1, 1)
+    assert rows(warehouse, f"SELECT id, name, phone FROM src.items{current} ORDER BY id") == [
+        (1, "Ada", "555-1"),
+        (2, "Robert", "555-2"),
+        (3, "Cy", None),
+    ]
+    again = land(
+        warehouse,
+        [{"id": 1, "name": "Ada", "phone": "555-1"}, {"id": 2, "name": "Robert", "phone": "555-2"}],
+        write=write,
+        key=["id"],
+    )
+    assert (again.inserted, again.updated) == (0, 0)  # the filled rows hash as whole rows
+
+
+def test_a_column_present_and_null_sets_null(warehouse: Warehouse) -> None:
+    """Absent is not null: a column the batch carries, all null (even typed NULL), sets NULL."""
+    land(warehouse, [{"id": 1, "phone": "555-1"}], write="merge", key=["id"])
+
+    result = land(warehouse, pa.table({"id": [1], "phone": pa.nulls(1)}), write="merge", key=["id"])
+
+    assert result.updated == 1
+    assert rows(warehouse, "SELECT id, phone FROM src.items") == [(1, None)]
+
+
+def test_two_loads_of_the_same_file_version_at_once_read_it_once(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """A file-arrival run and a scheduled run of one table may start together: each decides
+    what to read holding the warehouse, after the other committed, so one lands the file and
+    the other lands nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from resources.duckdb_sql import literal
+    from resources.file_ledger import FileVersion
+
+    path = tmp_path / "a.csv"
+    path.write_text("id\n1\n2\n")
+
+    def run() -> int:
+        with warehouse.load("src", "items") as load:
+            load.scan_files(
+                lambda: [FileVersion.of("a.csv", path)],
+                lambda chosen: (
+                    f"SELECT *, 'a.csv' AS _source_file FROM read_csv("
+                    f"[{', '.join(literal(str(v.path)) for v in chosen)}])"
+                ),
+            )
+            return load.commit(WriteSpec("src", "items", "append")).rows_in
+
+    with ThreadPoolExecutor(2) as pool:
+        landed = sorted(pool.map(lambda _: run(), range(2)))
+
+    assert landed == [0, 2]
+    assert rows(warehouse, "SELECT id FROM src.items ORDER BY id") == [(1,), (2,)]
