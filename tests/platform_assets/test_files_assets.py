@@ -580,12 +580,13 @@ def test_parquet_files_whose_integers_fit_a_double_widen_to_double(project: Proj
 
 
 def test_a_stored_bigint_widens_for_a_later_file_of_wider_integers(project: Project) -> None:
-    project.file("in/ids.csv", "id\n5\n")
+    project.file("in/ids-1.csv", "id\n5\n")
     project.source(
-        "wide", "name: wide\nkind: files\ntables: [{name: ids, path: in/ids.csv, write: append}]\n"
+        "wide",
+        "name: wide\nkind: files\ntables: [{name: ids, path: in/ids-*.csv, write: append}]\n",
     )
     assert project.run().success
-    project.file("in/ids.csv", "id\n18446744073709551615\n")
+    project.file("in/ids-2.csv", "id\n18446744073709551615\n")
 
     report = project.run()
 
