@@ -215,3 +215,99 @@ def test_an_empty_catalog_directory_is_an_error(project: Project) -> None:
     project.catalog_dir.mkdir()
 
     assert problems_of(project) == [f"{project.catalog_dir}: no *.yaml source files"]
+
+
+def _with_checks(checks: str) -> str:
+    return ORDERS.replace("write: merge", f"write: merge\n        checks: {checks}")
+
+
+@pytest.mark.parametrize(
+    ("checks", "expected"),
+    [
+        pytest.param(
+            """{columns: {name: {regex: "^(?!test).*$"}}}""",
+            "tables[0].checks.columns.name: regex: DuckDB, which runs the rule, refuses it on a "
+            "VARCHAR column: Invalid Input Error: invalid perl operator: (?!",
+            id="look-ahead python accepts and RE2 refuses",
+        ),
+        pytest.param(
+            """{columns: {code: {regex: "(?<=a)b"}}}""",
+            "tables[0].checks.columns.code: regex: DuckDB, which runs the rule, refuses it",
+            id="look-behind",
+        ),
+        pytest.param(
+            """{columns: {qty: {dtype: VARCHAR, min: 0}}}""",
+            "tables[0].checks.columns.qty: min: DuckDB, which runs the rule, refuses it on a "
+            "VARCHAR column: Binder Error: Cannot compare values of type VARCHAR",
+            id="a number bound on a text column",
+        ),
+        pytest.param(
+            """{columns: {qty: {dtype: INTEGER, isin: ["1", "2"]}}}""",
+            "tables[0].checks.columns.qty: isin: DuckDB, which runs the rule, refuses it on a "
+            "INTEGER column: Binder Error",
+            id="text values for a number column",
+        ),
+        pytest.param(
+            """{columns: {status: {isin: [paid, 1]}}}""",
+            "tables[0].checks.columns.status: isin mixes text ('paid') with 1",
+            id="isin mixing text and numbers",
+        ),
+        pytest.param(
+            """{columns: {qty: {dtype: BIGINT, regex: "^[0-9]+$"}}}""",
+            "tables[0].checks.columns.qty: regex: DuckDB, which runs the rule, refuses it on a "
+            "BIGINT column: Binder Error: No function matches",
+            id="regex on a number column",
+        ),
+        pytest.param(
+            """{expressions: [{name: paid, expr: "iff(paid, 1, 0) = 1"}]}""",
+            "tables[0].checks: expressions[0] (paid): 'iff(paid, 1, 0) = 1': DuckDB, which"
+            " runs the rule, refuses it: Catalog Error: Scalar Function with name iff does not "
+            "exist!",
+            id="a function DuckDB lacks",
+        ),
+        pytest.param(
+            """{expressions: [{name: this_year, expr: "to_char(day, 'YYYY') = '2026'"}]}""",
+            "tables[0].checks.expressions[0].expr: \"to_char(day, 'YYYY') = '2026'\" is not DuckDB "
+            "SQL: Argument 'format' is not supported",
+            id="a function only another dialect has",
+        ),
+        pytest.param(
+            """{expressions: [{name: real_sku, expr: "regexp_matches(sku, '^(?!test)')"}]}""",
+            "tables[0].checks: expressions[0] (real_sku): \"regexp_matches(sku, '^(?!test)')\": "
+            "DuckDB, which runs the rule, refuses it: Invalid Input Error: invalid perl operator",
+            id="an expression's regex RE2 refuses",
+        ),
+        pytest.param(
+            """{columns: {note: {dtype: VARCHAR}}, expressions: [{name: n, expr: "note > 5"}]}""",
+            "tables[0].checks: expressions[0] (n): 'note > 5': DuckDB, which runs the rule, "
+            "refuses it: Binder Error: Cannot compare values of type VARCHAR",
+            id="an expression on a declared type",
+        ),
+    ],
+)
+def test_rules_are_validated_by_duckdb_which_runs_them(
+    project: Project, checks: str, expected: str
+) -> None:
+    project.source("shop", _with_checks(checks))
+
+    problems = problems_of(project)
+
+    assert any(p.startswith(f"catalog/shop.yaml: {expected}") for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "checks",
+    [
+        """{columns: {sku: {regex: "^[A-Z]{3}-\\\\d+$", str_length: {max: 12}}}}""",
+        """{columns: {word: {regex: "\\\\p{Greek}+"}}}""",
+        """{columns: {qty: {dtype: INTEGER, min: 0, max: 100, isin: [1, 2, 3]}}}""",
+        """{columns: {status: {isin: [paid, shipped]}, price: {dtype: "DECIMAL(18,2)", min: 0}}}""",
+        """{expressions: [{name: ok, expr: "quantity > 0 or status = 'cancelled'"}]}""",
+        """{expressions: [{name: ok, expr: "date_diff('day', ordered, shipped) >= 0"}]}""",
+        """{expressions: [{name: ok, expr: "shipping.method in ('post', 'pickup')"}]}""",
+    ],
+)
+def test_rules_duckdb_runs_pass_validation(project: Project, checks: str) -> None:
+    project.source("shop", _with_checks(checks))
+
+    assert project.catalog().sources[0].tables[0].checks is not None
