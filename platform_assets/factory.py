@@ -89,8 +89,9 @@ def build_source_assets(
         warehouse: Warehouse = context.resources.warehouse
         reader = getattr(context.resources, reader_key)
         failures: list[str] = []
-        for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
-            table = tables[key]
+        selected = {key.path[-1] for key in context.selected_asset_keys}
+        for table in source.load_order(selected):  # after the tables it references
+            key = asset_key(source, table)
             gate = QualityGate(source.name, table, compiled[key]) if compiled[key].rules else None
             try:
                 result = run_load(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from pydantic import Field, field_validator, model_validator
 
 from platform_assets.config.checks import OnFail, TableChecks
@@ -66,6 +68,25 @@ class SourceConfig(CatalogModel):
     freshness: Freshness | None = None
     tables: tuple[TableConfig, ...]
 
+    @model_validator(mode="after")
+    def _tables_can_be_ordered(self) -> SourceConfig:
+        """Every table this source's tables depend on is declared, and none depends on itself
+        through others: then `load_order` exists."""
+        names = {t.name for t in self.tables}
+        for index, table in enumerate(self.tables):
+            for number, reference in enumerate(table.checks.references):
+                source, name, _ = reference.to.split(".")
+                if source == self.name and name not in names:
+                    raise ValueError(
+                        f"tables[{index}].checks.references[{number}].to: {reference.to!r} names "
+                        f"table {name!r}, which source {self.name!r} does not declare"
+                    )
+        try:
+            self.load_order()
+        except ValueError as error:
+            raise ValueError(f"tables: {error}") from None
+        return self
+
     @field_validator("tables")
     @classmethod
     def _unique_table_names(cls, tables: tuple[TableConfig, ...]) -> tuple[TableConfig, ...]:
@@ -80,3 +101,37 @@ class SourceConfig(CatalogModel):
 
     def table(self, name: str) -> TableConfig:
         return next(t for t in self.tables if t.name == name)
+
+    def upstream(self, table: TableConfig) -> set[str]:
+        """The names of this source's tables that `table` loads after: those its `references`
+        checks read (their rows must have landed first). A kind adds its own (a REST table's
+        parent)."""
+        found = set()
+        for reference in table.checks.references:
+            source, name, _ = reference.to.split(".")
+            if source == self.name and name != table.name:  # itself: nothing to wait for
+                found.add(name)
+        return found
+
+    def load_order(self, names: Collection[str] | None = None) -> list[TableConfig]:
+        """The tables (or those named), each after every table it depends on that is among them,
+        otherwise in catalog order. Raises ValueError when tables depend on each other in a
+        cycle."""
+        chosen = [t for t in self.tables if names is None or t.name in names]
+        by_name = {t.name: t for t in chosen}
+        ordered: list[TableConfig] = []
+
+        def visit(table: TableConfig, path: tuple[str, ...]) -> None:
+            if table in ordered:
+                return
+            if table.name in path:
+                cycle = " -> ".join((*path[path.index(table.name) :], table.name))
+                raise ValueError(f"tables depend on each other in a cycle: {cycle}")
+            for name in sorted(self.upstream(table)):
+                if name in by_name:
+                    visit(by_name[name], (*path, table.name))
+            ordered.append(table)
+
+        for table in chosen:
+            visit(table, ())
+        return ordered
