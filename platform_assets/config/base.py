@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from pydantic import Field, field_validator, model_validator
 
@@ -113,7 +113,7 @@ class SourceConfig(CatalogModel):
                 found.add(name)
         return found
 
-    def load_order(self, names: Collection[str] | None = None) -> list[TableConfig]:
+    def load_order(self, names: Collection[str] | None = None) -> Sequence[TableConfig]:
         """The tables (or those named), each after every table it depends on that is among them,
         otherwise in catalog order. Raises ValueError when tables depend on each other in a
         cycle."""
