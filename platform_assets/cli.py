@@ -151,7 +151,8 @@ def run(
         bool, typer.Option("--verbose", "-v", help="Show Dagster's log (errors included).")
     ] = False,
 ) -> None:
-    """Materialize sources through Dagster; exits non-zero if any table fails."""
+    """Materialize sources through Dagster; exits 1 if the run or any table fails, 130 if it
+    was interrupted (Ctrl-C)."""
     if not (source or tag or all_sources):
         raise typer.BadParameter("choose sources with --source, --tag or --all")
     catalog = _catalog()
@@ -176,7 +177,9 @@ def run(
     typer.echo(f"\n{report.summary()} in {time.perf_counter() - started:.1f}s")
     for failure in report.failures:
         typer.echo(f"FAILED {failure}", err=True)
-    if report.failures:
+    if report.interrupted:
+        raise typer.Exit(130)  # the shell's code for a run stopped by Ctrl-C
+    if report.failures or not report.success:
         raise typer.Exit(1)
 
 

@@ -27,12 +27,21 @@ from resources.write_dispositions import BatchError, WriteSpec
 Extract = Callable[[Load], str | None]
 """Stages a table's batch into the load and returns the incremental cursor it reached, if any."""
 
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (
-    duckdb.Error,
-    FileReadError,
-    BatchError,
-    SchemaPolicyError,
-)
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (Exception,)
+"""Every error of one table fails that table only (a lock timeout, a pyarrow conversion, an
+`OSError` from a file as much as a DuckDB error); the source's other tables still load. A
+`KeyboardInterrupt` or `SystemExit` is no table's failure: it stops the run at once."""
+
+_SELF_DESCRIBED = (duckdb.Error, FileReadError, BatchError, SchemaPolicyError, CheckSetupError)
+"""Errors whose message says what kind of error it is; others are prefixed with their type."""
+
+
+def _cause(error: BaseException) -> str:
+    """`error` as the line's cause: `Timeout: The file lock ... could not be acquired.`"""
+    message = str(error)
+    if isinstance(error, _SELF_DESCRIBED) and message:
+        return message
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 class SourceLoadError(Exception):
@@ -40,7 +49,7 @@ class SourceLoadError(Exception):
 
     def __init__(self, source: str, table: str, cause: BaseException) -> None:
         self.source, self.table = source, table
-        super().__init__(f"source {source!r}, table {table!r}: {cause}")
+        super().__init__(f"source {source!r}, table {table!r}: {_cause(cause)}")
 
     @property
     def summary(self) -> str:
