@@ -188,9 +188,11 @@ def query(
     sql: Annotated[str, typer.Argument(help="SQL to run against the warehouse (read-only).")],
     output: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
 ) -> None:
-    """Query the warehouse on a read-only connection (waits while a load commits). Values print
-    exactly as DuckDB returns them, in every format."""
+    """Query the warehouse on a read-only connection that reaches no file, database or setting
+    beyond it (waits while a load commits). Values print exactly as DuckDB returns them."""
     import duckdb
+
+    from platform_assets.query import run_query
 
     _check_format(output)
     warehouse = _warehouse()
@@ -199,9 +201,7 @@ def query(
         raise typer.Exit(1)
     try:
         with warehouse.read_only() as con:
-            cursor = con.execute(sql)
-            headers = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchall()
+            headers, rows = run_query(con, sql)
     except duckdb.Error as error:
         typer.echo(f"query failed: {error}", err=True)
         raise typer.Exit(1) from None

@@ -219,3 +219,59 @@ def test_format_accepts_only_table_csv_or_json(
 
     assert result.exit_code == 2
     assert "'yaml' is not a format: use table, csv, json" in result.output
+
+
+@pytest.mark.parametrize(
+    ("sql", "refusal"),
+    [
+        pytest.param(
+            "COPY (SELECT 42) TO 'x.csv'",
+            'Permission Error: Cannot access file "x.csv"',
+            id="COPY writes no file",
+        ),
+        pytest.param(
+            "SELECT * FROM read_csv('/etc/passwd')",
+            'Permission Error: Cannot access file "/etc/passwd"',
+            id="no file is read",
+        ),
+        pytest.param(
+            "ATTACH 'other.duckdb' AS other (READ_ONLY)",
+            "Permission Error: Cannot access file",
+            id="no database is attached",
+        ),
+        pytest.param(
+            "SET memory_limit = '64GB'",
+            'Cannot change configuration option "memory_limit" - the configuration has been locked',
+            id="no setting is changed",
+        ),
+        pytest.param(
+            "INSTALL httpfs",
+            "Permission Error: Cannot access directory",
+            id="no extension is installed",
+        ),
+    ],
+)
+def test_query_reaches_nothing_beyond_the_warehouse(
+    warehouse_with_money: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    sql: str,
+    refusal: str,
+) -> None:
+    """`tributary query` is read-only: `COPY (SELECT 42) TO 'x.csv'` wrote a file."""
+    monkeypatch.chdir(warehouse_with_money.root)
+    duckdb.connect("other.duckdb").close()
+
+    result = runner.invoke(app, ["query", sql])
+
+    assert result.exit_code == 1
+    assert result.output.startswith("query failed: ") and refusal in result.output
+    assert not (warehouse_with_money.root / "x.csv").exists()
+
+
+def test_a_confined_query_still_reads_the_warehouse(warehouse_with_money: Project) -> None:
+    result = runner.invoke(
+        app, ["query", "SELECT revenue, count(*) AS n FROM sales GROUP BY ALL", "-f", "csv"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["revenue,n", "459096.99,1"]
