@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from platform_assets.config.checks import OnFail, TableChecks
 from platform_assets.config.types import (
@@ -18,8 +19,40 @@ from platform_assets.config.types import (
     TimeZone,
     WriteDisposition,
 )
+from platform_assets.models import MODEL_SCHEMA
+from resources.warehouse_schema import PLATFORM_SCHEMA
+from resources.write_dispositions import BATCH_PREFIX
 
 __all__ = ["CatalogModel", "Freshness", "Identifier", "SourceConfig", "TableConfig"]
+
+RESERVED_SCHEMAS: dict[str, str] = {
+    PLATFORM_SCHEMA: "the platform's own records (loads, cursors, quarantine)",
+    MODEL_SCHEMA: "the SQL models",
+    "main": "DuckDB's default schema",
+    "information_schema": "DuckDB's catalog views",
+    "pg_catalog": "DuckDB's catalog views",
+    "temp": "DuckDB's temporary tables",
+    "system": "DuckDB's built-in catalog",
+}
+"""Schemas a source (whose name is its schema) must not take, and whose they are."""
+
+
+def _not_reserved_schema(name: str) -> str:
+    if name in RESERVED_SCHEMAS:
+        raise ValueError(
+            f"{name!r} is reserved: the warehouse schema of that name holds "
+            f"{RESERVED_SCHEMAS[name]}; choose another source name"
+        )
+    return name
+
+
+def _not_a_batch_table(name: str) -> str:
+    if name.startswith(BATCH_PREFIX):
+        raise ValueError(
+            f"{name!r} is reserved: tables named {BATCH_PREFIX}* are a load's scratch tables, "
+            "dropped whenever a load starts"
+        )
+    return name
 
 
 class Freshness(CatalogModel):
@@ -38,7 +71,7 @@ class Freshness(CatalogModel):
 class TableConfig(CatalogModel):
     """What every table of every kind declares; a kind adds where its rows come from."""
 
-    name: Identifier
+    name: Annotated[Identifier, AfterValidator(_not_a_batch_table)]
     description: str = ""
     primary_key: KeyColumns = ()
     write: WriteDisposition = "replace"
@@ -56,9 +89,10 @@ class TableConfig(CatalogModel):
 
 
 class SourceConfig(CatalogModel):
-    """One catalog file: a named source of one `kind`, with its tables."""
+    """One catalog file: a named source of one `kind`, with its tables. Its name is the
+    warehouse schema its tables land in."""
 
-    name: Identifier
+    name: Annotated[Identifier, AfterValidator(_not_reserved_schema)]
     kind: str
     description: str = ""
     owner: Owner | None = None
@@ -97,6 +131,13 @@ class SourceConfig(CatalogModel):
             if table.name in seen:
                 raise ValueError(f"table {table.name!r} is declared twice")
             seen.add(table.name)
+        for table in tables:
+            parent = next((name for name in seen if table.name.startswith(f"{name}__")), None)
+            if parent is not None:
+                raise ValueError(
+                    f"table {table.name!r} would share its name with a child table of "
+                    f"{parent!r} (<table>__<field>, where nested lists land)"
+                )
         return tables
 
     def table(self, name: str) -> TableConfig:

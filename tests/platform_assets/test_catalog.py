@@ -311,3 +311,54 @@ def test_rules_duckdb_runs_pass_validation(project: Project, checks: str) -> Non
     project.source("shop", _with_checks(checks))
 
     assert project.catalog().sources[0].tables[0].checks is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "holder"),
+    [
+        ("_tributary", "the platform's own records (loads, cursors, quarantine)"),
+        ("models", "the SQL models"),
+        ("main", "DuckDB's default schema"),
+        ("information_schema", "DuckDB's catalog views"),
+        ("pg_catalog", "DuckDB's catalog views"),
+        ("temp", "DuckDB's temporary tables"),
+        ("system", "DuckDB's built-in catalog"),
+    ],
+)
+def test_a_source_cannot_take_a_schema_the_platform_or_duckdb_owns(
+    project: Project, name: str, holder: str
+) -> None:
+    """A source's name is its schema: `_tributary` landed beside the load records."""
+    project.source(name, ORDERS.replace("name: shop", f"name: {name}"))
+
+    assert problems_of(project) == [
+        f"catalog/{name}.yaml: name: {name!r} is reserved: the warehouse schema of that name "
+        f"holds {holder}; choose another source name"
+    ]
+
+
+def test_the_reserved_model_schema_is_the_one_models_land_in() -> None:
+    from platform_assets.config.base import RESERVED_SCHEMAS
+    from platform_assets.models import MODEL_SCHEMA
+    from resources.warehouse_schema import PLATFORM_SCHEMA
+
+    assert {MODEL_SCHEMA, PLATFORM_SCHEMA} <= RESERVED_SCHEMAS.keys()
+
+
+def test_a_table_cannot_be_named_like_a_loads_scratch_table(project: Project) -> None:
+    """Scratch tables `__batch_*` are dropped whenever a writer opens the warehouse."""
+    project.source("shop", ORDERS.replace("name: orders", "name: __batch_orders"))
+
+    assert problems_of(project) == [
+        "catalog/shop.yaml: tables[0].name: '__batch_orders' is reserved: tables named "
+        "__batch_* are a load's scratch tables, dropped whenever a load starts"
+    ]
+
+
+def test_a_table_cannot_take_the_name_of_another_tables_child_table(project: Project) -> None:
+    project.source("shop", ORDERS + "      - {name: orders__lines, path: data/lines.csv}\n")
+
+    assert problems_of(project) == [
+        "catalog/shop.yaml: tables: table 'orders__lines' would share its name with a child "
+        "table of 'orders' (<table>__<field>, where nested lists land)"
+    ]
