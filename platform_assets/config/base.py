@@ -81,6 +81,45 @@ class TableConfig(CatalogModel):
     checks: TableChecks = Field(default_factory=lambda: TableChecks())
     on_fail: OnFail = "block"
 
+    def declared_types(self) -> dict[str, str]:
+        """Column types the table declares, by lowercase name (a files table's `columns:`)."""
+        columns = getattr(self, "columns", None)
+        return {k.lower(): v for k, v in columns.items()} if isinstance(columns, dict) else {}
+
+    @model_validator(mode="after")
+    def _rules_fit_declared_types(self) -> TableConfig:
+        """Rules on a column whose type the table declares (and that give no `dtype` of their
+        own) are bound by DuckDB on that type too: `isin: [a, b]` on a column declared INTEGER
+        fails here, not on every run."""
+        declared = self.declared_types()
+        if not declared:
+            return self
+        from checks.engine import bind_column_rules, bind_condition
+        from checks.expressions import parse_condition
+
+        checks = self.checks
+        for column, spec in checks.columns.items():
+            if spec.dtype is None and (dtype := declared.get(column.lower())):
+                try:
+                    bind_column_rules(column, spec, dtype)
+                except ValueError as error:
+                    raise ValueError(
+                        f"checks.columns.{column}: {error} (its type, declared in columns)"
+                    ) from None
+        for index, expression in enumerate(checks.expressions):
+            condition = parse_condition(expression.expr)
+            types: dict[str, str | None] = {}
+            for column in sorted(condition.columns):
+                spec = checks.columns.get(column)
+                types[column] = (spec.dtype if spec else None) or declared.get(column.lower())
+            try:
+                bind_condition(condition.sql, types)
+            except ValueError as error:
+                raise ValueError(
+                    f"checks.expressions[{index}] ({expression.name}): {expression.expr!r}: {error}"
+                ) from None
+        return self
+
     @model_validator(mode="after")
     def _keyed_writes_need_a_key(self) -> TableConfig:
         if self.write in ("merge", "scd2") and not self.primary_key:

@@ -362,3 +362,37 @@ def test_a_table_cannot_take_the_name_of_another_tables_child_table(project: Pro
         "catalog/shop.yaml: tables: table 'orders__lines' would share its name with a child "
         "table of 'orders' (<table>__<field>, where nested lists land)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        pytest.param(
+            "columns: {qty: INTEGER}\n        checks: {columns: {qty: {isin: [a, b]}}}",
+            "tables[0]: checks.columns.qty: isin: DuckDB, which runs the rule, refuses it on a "
+            "INTEGER column: Binder Error",
+            id="isin text on a declared integer",
+        ),
+        pytest.param(
+            "columns: {zip: VARCHAR}\n        checks: {columns: {zip: {min: 1000}}}",
+            "tables[0]: checks.columns.zip: min: DuckDB, which runs the rule, refuses it on a "
+            "VARCHAR column: Binder Error: Cannot compare values of type VARCHAR",
+            id="a number bound on a declared text column",
+        ),
+        pytest.param(
+            "columns: {zip: VARCHAR}\n"
+            '        checks: {expressions: [{name: berlin, expr: "zip between 10115 and 14199"}]}',
+            "tables[0]: checks.expressions[0] (berlin): 'zip between 10115 and 14199': DuckDB, "
+            "which runs the rule, refuses it: Binder Error",
+            id="an expression on a declared text column",
+        ),
+    ],
+)
+def test_rules_are_bound_on_the_types_a_files_table_declares(
+    project: Project, table: str, expected: str
+) -> None:
+    project.source("shop", ORDERS.replace("write: merge", f"write: merge\n        {table}"))
+
+    problems = problems_of(project)
+
+    assert any(p.startswith(f"catalog/shop.yaml: {expected}") for p in problems), problems
