@@ -110,8 +110,8 @@ class TableConfig(CatalogModel):
             condition = parse_condition(expression.expr)
             types: dict[str, str | None] = {}
             for column in sorted(condition.columns):
-                spec = checks.columns.get(column)
-                types[column] = (spec.dtype if spec else None) or declared.get(column.lower())
+                own = checks.columns.get(column)
+                types[column] = (own.dtype if own else None) or declared.get(column.lower())
             try:
                 bind_condition(condition.sql, types)
             except ValueError as error:
