@@ -20,6 +20,7 @@ from checks.gate import QualityGate
 from checks.rules import compile_checks
 from platform_assets.config.base import SourceConfig, TableConfig
 from platform_assets.loading import (
+    EXPECTED_ERRORS,
     Extract,
     SourceLoadError,
     asset_key,
@@ -92,11 +93,14 @@ def build_source_assets(
         selected = {key.path[-1] for key in context.selected_asset_keys}
         for table in source.load_order(selected):  # after the tables it references
             key = asset_key(source, table)
-            gate = QualityGate(source.name, table, compiled[key]) if compiled[key].rules else None
             try:
-                result = run_load(
-                    context, warehouse, source, table, extract_for(reader, source, table), gate
-                )
+                try:  # preparing the load is part of the table's load: its errors are its own
+                    rules = compiled[key]
+                    gate = QualityGate(source.name, table, rules) if rules.rules else None
+                    extract = extract_for(reader, source, table)
+                except EXPECTED_ERRORS as error:
+                    raise SourceLoadError(source.name, table.name, error) from error
+                result = run_load(context, warehouse, source, table, extract, gate)
             except SourceLoadError as error:
                 context.log.error(str(error))
                 failures.append(error.summary)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from dagster import DagsterEventType
+from typer.testing import CliRunner
 
+from platform_assets.cli import app
 from tests.conftest import Project
 from tests.platform_assets.test_catalog import problems_of
 
@@ -92,3 +95,39 @@ def test_a_reference_to_a_table_its_source_lacks_is_refused(project: Project) ->
         "catalog/shop.yaml: tables[0].checks.references[0].to: 'shop.product.id' names table "
         "'product', which source 'shop' does not declare"
     ]
+
+
+def test_sources_run_in_parallel_processes_still_load_referenced_tables_first(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tributary run --all` runs sources in parallel processes: `billing` waits for `crm`."""
+    for name, value in {
+        "TRIBUTARY_ROOT": project.root,
+        "TRIBUTARY_CATALOG": project.catalog_dir,
+        "TRIBUTARY_WAREHOUSE": project.root / "warehouse.duckdb",
+        "DAGSTER_HOME": project.root / ".dagster",
+    }.items():
+        monkeypatch.setenv(name, str(value))
+    project.file("in/customers.csv", "id,name\n1,Ada\n")
+    project.file("in/invoices.csv", "id,customer_id\n7,1\n")
+    project.source(
+        "billing",
+        """
+        name: billing
+        kind: files
+        tables:
+          - name: invoices
+            path: in/invoices.csv
+            checks: {references: [{column: customer_id, to: crm.customers.id}]}
+        """,
+    )
+    project.source(
+        "crm", "name: crm\nkind: files\ntables: [{name: customers, path: in/customers.csv}]\n"
+    )
+
+    result = CliRunner().invoke(app, ["run", "--all", "--workers", "2"])
+
+    assert result.exit_code == 0, result.output
+    assert project.query(
+        "SELECT source FROM _tributary.loads WHERE status = 'succeeded' ORDER BY finished_at"
+    ) == [("crm",), ("billing",)]
