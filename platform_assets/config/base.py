@@ -21,7 +21,7 @@ from platform_assets.config.types import (
 )
 from platform_assets.models import MODEL_SCHEMA
 from resources.warehouse_schema import PLATFORM_SCHEMA
-from resources.write_dispositions import BATCH_PREFIX
+from resources.write_dispositions import BATCH_PREFIX, RESERVED_COLUMNS
 
 __all__ = ["CatalogModel", "Freshness", "Identifier", "SourceConfig", "TableConfig"]
 
@@ -118,6 +118,20 @@ class TableConfig(CatalogModel):
                 raise ValueError(
                     f"checks.expressions[{index}] ({expression.name}): {expression.expr!r}: {error}"
                 ) from None
+        return self
+
+    @model_validator(mode="after")
+    def _no_platform_columns(self) -> TableConfig:
+        """The platform adds `_load_id`, `_loaded_at`, `_source`, `_row_hash` (and `_valid_from`,
+        `_valid_to` under scd2) to every row: a table may not declare or key on them."""
+        reserved = {name.lower(): name for name in RESERVED_COLUMNS}
+        for field, names in (("primary_key", self.primary_key), ("columns", self.declared_types())):
+            clash = next((name for name in names if name.lower() in reserved), None)
+            if clash is not None:
+                raise ValueError(
+                    f"{field}: {clash!r} is a column the platform adds to every row; "
+                    f"reserved: {', '.join(sorted(reserved.values()))}"
+                )
         return self
 
     @model_validator(mode="after")

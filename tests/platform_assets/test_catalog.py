@@ -396,3 +396,27 @@ def test_rules_are_bound_on_the_types_a_files_table_declares(
     problems = problems_of(project)
 
     assert any(p.startswith(f"catalog/shop.yaml: {expected}") for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("primary_key: order_id", "primary_key: [order_id, _load_id]"),
+            "tables[0]: primary_key: '_load_id' is a column the platform adds to every row",
+        ),
+        (
+            ("write: merge", "write: merge\n        columns: {_row_hash: VARCHAR}"),
+            "tables[0]: columns: '_row_hash' is a column the platform adds to every row",
+        ),
+    ],
+)
+def test_a_table_cannot_declare_or_key_on_a_platform_column(
+    project: Project, change: tuple[str, str], expected: str
+) -> None:
+    """The writer refused such a batch on every run; the catalog refuses it once."""
+    project.source("shop", ORDERS.replace(*change))
+
+    problems = problems_of(project)
+
+    assert any(p.startswith(f"catalog/shop.yaml: {expected}") for p in problems), problems
