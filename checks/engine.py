@@ -59,8 +59,8 @@ def bind_column_rules(column: str, spec: ColumnChecks, dtype: str | None) -> Non
             con.execute(frame.select(passes.alias("passes")).to_native().sql_query()).fetchall()
         except duckdb.Error as error:
             raise ValueError(
-                f"{rule}: DuckDB, which runs the rule, refuses it on a {column_type} column: "
-                f"{_reason(error)}"
+                f"{rule}: DuckDB, which runs the rule, refuses it on a column of type "
+                f"{column_type}: {_reason(error)}"
             ) from None
 
 

@@ -226,8 +226,9 @@ def _with_checks(checks: str) -> str:
     [
         pytest.param(
             """{columns: {name: {regex: "^(?!test).*$"}}}""",
-            "tables[0].checks.columns.name: regex: DuckDB, which runs the rule, refuses it on a "
-            "VARCHAR column: Invalid Input Error: invalid perl operator: (?!",
+            "tables[0].checks.columns.name: regex: DuckDB, which runs the rule, "
+            "refuses it on a column of type VARCHAR: Invalid Input Error: invalid perl operator: "
+            "(?!",
             id="look-ahead python accepts and RE2 refuses",
         ),
         pytest.param(
@@ -237,14 +238,15 @@ def _with_checks(checks: str) -> str:
         ),
         pytest.param(
             """{columns: {qty: {dtype: VARCHAR, min: 0}}}""",
-            "tables[0].checks.columns.qty: min: DuckDB, which runs the rule, refuses it on a "
-            "VARCHAR column: Binder Error: Cannot compare values of type VARCHAR",
+            "tables[0].checks.columns.qty: min: DuckDB, which runs the rule, "
+            "refuses it on a column of type VARCHAR: Binder Error: Cannot compare values of type "
+            "VARCHAR",
             id="a number bound on a text column",
         ),
         pytest.param(
             """{columns: {qty: {dtype: INTEGER, isin: ["1", "2"]}}}""",
-            "tables[0].checks.columns.qty: isin: DuckDB, which runs the rule, refuses it on a "
-            "INTEGER column: Binder Error",
+            "tables[0].checks.columns.qty: isin: DuckDB, which runs the rule, "
+            "refuses it on a column of type INTEGER: Binder Error",
             id="text values for a number column",
         ),
         pytest.param(
@@ -254,8 +256,8 @@ def _with_checks(checks: str) -> str:
         ),
         pytest.param(
             """{columns: {qty: {dtype: BIGINT, regex: "^[0-9]+$"}}}""",
-            "tables[0].checks.columns.qty: regex: DuckDB, which runs the rule, refuses it on a "
-            "BIGINT column: Binder Error: No function matches",
+            "tables[0].checks.columns.qty: regex: DuckDB, which runs the rule, "
+            "refuses it on a column of type BIGINT: Binder Error: No function matches",
             id="regex on a number column",
         ),
         pytest.param(
@@ -369,14 +371,15 @@ def test_a_table_cannot_take_the_name_of_another_tables_child_table(project: Pro
     [
         pytest.param(
             "columns: {qty: INTEGER}\n        checks: {columns: {qty: {isin: [a, b]}}}",
-            "tables[0]: checks.columns.qty: isin: DuckDB, which runs the rule, refuses it on a "
-            "INTEGER column: Binder Error",
+            "tables[0]: checks.columns.qty: isin: DuckDB, which runs the rule, "
+            "refuses it on a column of type INTEGER: Binder Error",
             id="isin text on a declared integer",
         ),
         pytest.param(
             "columns: {zip: VARCHAR}\n        checks: {columns: {zip: {min: 1000}}}",
-            "tables[0]: checks.columns.zip: min: DuckDB, which runs the rule, refuses it on a "
-            "VARCHAR column: Binder Error: Cannot compare values of type VARCHAR",
+            "tables[0]: checks.columns.zip: min: DuckDB, which runs the rule, "
+            "refuses it on a column of type VARCHAR: Binder Error: Cannot compare values of type "
+            "VARCHAR",
             id="a number bound on a declared text column",
         ),
         pytest.param(
