@@ -27,6 +27,7 @@ from platform_assets.loading import (
     blocked_message,
     failed_tables,
     load_events,
+    raise_table_failure,
     run_load,
 )
 from resources.warehouse import Warehouse
@@ -99,7 +100,7 @@ def build_source_assets(
                     gate = QualityGate(source.name, table, rules) if rules.rules else None
                     extract = extract_for(reader, source, table)
                 except EXPECTED_ERRORS as error:
-                    raise SourceLoadError(source.name, table.name, error) from error
+                    raise_table_failure(source.name, table.name, error)
                 result = run_load(context, warehouse, source, table, extract, gate)
             except SourceLoadError as error:
                 context.log.error(str(error))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import duckdb
 from dagster import (
@@ -42,6 +42,22 @@ def _cause(error: BaseException) -> str:
     if isinstance(error, _SELF_DESCRIBED) and message:
         return message
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def interrupted(error: BaseException) -> bool:
+    """Whether `error` is Ctrl-C: DuckDB turns the KeyboardInterrupt that stops a query into
+    `RuntimeError('Query interrupted')` (or `duckdb.InterruptException`)."""
+    if isinstance(error, duckdb.InterruptException):
+        return True
+    return type(error) is RuntimeError and str(error) == "Query interrupted"
+
+
+def raise_table_failure(source: str, table: str, error: BaseException) -> NoReturn:
+    """Raise `SourceLoadError` for `error`, the table's failure, unless it is an interrupt:
+    then KeyboardInterrupt, which stops the run instead."""
+    if interrupted(error):
+        raise KeyboardInterrupt(str(error)) from error
+    raise SourceLoadError(source, table, error) from error
 
 
 class SourceLoadError(Exception):
@@ -91,7 +107,7 @@ def run_load(
             cursor = extract(load)
             result = load.commit(write_spec(source, table), cursor, gate)
         except caught as error:
-            raise SourceLoadError(source.name, table.name, error) from error
+            raise_table_failure(source.name, table.name, error)
     context.log.info(
         f"{source.name}.{table.name}: {result.rows_in} rows in, {result.inserted} inserted, "
         f"{result.updated} updated, {result.deleted} deleted, {result.quarantined} quarantined "

@@ -35,6 +35,7 @@ from platform_assets.loading import (
     blocked_message,
     failed_tables,
     load_events,
+    raise_table_failure,
     write_spec,
 )
 from resources.duckdb_sql import quote
@@ -153,7 +154,7 @@ def load_rest_table(
                 table_write_spec(source, table), later(last, cursor) if keep_cursor else None, gate
             )
         except REST_ERRORS as error:
-            raise SourceLoadError(source.name, table.name, error) from None
+            raise_table_failure(source.name, table.name, error)
     return TableLoad(result, children)
 
 

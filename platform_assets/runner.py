@@ -23,8 +23,9 @@ from platform_assets.loading import failed_table_lines
 from platform_assets.models import load_models
 from platform_assets.platform import INGEST_JOB, build_definitions
 
-_INTERRUPTED = "DagsterExecutionInterruptedError"
-"""What Dagster raises in a step when the run is interrupted (SIGINT, a termination)."""
+_INTERRUPTED = frozenset({"DagsterExecutionInterruptedError", "KeyboardInterrupt"})
+"""What a step raises when the run is interrupted (SIGINT, a termination): Dagster's own error,
+or the KeyboardInterrupt a load raises for a query DuckDB stopped."""
 
 
 @dataclass
@@ -130,7 +131,7 @@ def report_of(result: _RunResult) -> RunReport:
             if (lines := failed_table_lines(error)) is not None:
                 report.failures.extend(lines)
                 continue
-            if error.cls_name == _INTERRUPTED:
+            if error.cls_name in _INTERRUPTED:
                 report.interrupted = True
                 report.failures.append(f"{event.step_key}: interrupted, the run stopped")
                 continue

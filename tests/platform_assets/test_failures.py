@@ -11,10 +11,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from platform_assets.loading import SourceLoadError, raise_table_failure
 from platform_assets.runner import RunReport, run_sources
 from resources.warehouse import FAILURE_RECORD_SECONDS, Warehouse
 from tests.conftest import Project
@@ -178,3 +180,23 @@ def test_ctrl_c_stops_the_run_at_once_and_is_no_table_failure(
         "FAILED api: interrupted, the run stopped"
     ]
     assert not api.log or all(request.path != "/users" for request, _ in api.log)
+
+
+def test_ctrl_c_during_a_duckdb_query_is_an_interrupt_not_a_table_failure() -> None:
+    """DuckDB turns the KeyboardInterrupt that stops its query into `RuntimeError('Query
+    interrupted')`: caught as an Exception, it became the table's failure and the source's next
+    table loaded."""
+    con = duckdb.connect()
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+    backstop = threading.Timer(20, con.interrupt)  # should the signal not reach the query
+    backstop.start()
+
+    with pytest.raises(RuntimeError) as caught:
+        con.execute("SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3").fetchall()
+    backstop.cancel()
+
+    assert str(caught.value) == "Query interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        raise_table_failure("big", "events", caught.value)
+    with pytest.raises(SourceLoadError, match="source 'big', table 'events': RuntimeError: boom"):
+        raise_table_failure("big", "events", RuntimeError("boom"))
