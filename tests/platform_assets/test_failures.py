@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -185,18 +184,33 @@ def test_ctrl_c_stops_the_run_at_once_and_is_no_table_failure(
 def test_ctrl_c_during_a_duckdb_query_is_an_interrupt_not_a_table_failure() -> None:
     """DuckDB turns the KeyboardInterrupt that stops its query into `RuntimeError('Query
     interrupted')`: caught as an Exception, it became the table's failure and the source's next
-    table loaded."""
-    con = duckdb.connect()
-    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
-    backstop = threading.Timer(20, con.interrupt)  # should the signal not reach the query
-    backstop.start()
+    table loaded. Run in a process of its own, with Python's own SIGINT handler."""
+    script = (
+        "import duckdb\n"
+        "from platform_assets.loading import raise_table_failure\n"
+        "con = duckdb.connect()\n"
+        "print('querying', flush=True)\n"
+        "try:\n"
+        "    con.execute('SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3')\n"
+        "except Exception as error:\n"
+        "    print(f'{type(error).__name__}: {error}', flush=True)\n"
+        "    raise_table_failure('big', 'events', error)\n"
+    )
+    query = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert query.stdout is not None and query.stdout.readline().strip() == "querying"
+    time.sleep(1)
 
-    with pytest.raises(RuntimeError) as caught:
-        con.execute("SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3").fetchall()
-    backstop.cancel()
+    query.send_signal(signal.SIGINT)
+    stdout, stderr = query.communicate(timeout=60)
 
-    assert str(caught.value) == "Query interrupted"
-    with pytest.raises(KeyboardInterrupt):
-        raise_table_failure("big", "events", caught.value)
-    with pytest.raises(SourceLoadError, match="source 'big', table 'events': RuntimeError: boom"):
+    assert stdout.strip() == "RuntimeError: Query interrupted"
+    assert stderr.strip().splitlines()[-1] == "KeyboardInterrupt: Query interrupted"
+
+
+def test_any_other_error_is_the_tables_failure_named_with_its_type() -> None:
+    with pytest.raises(
+        SourceLoadError, match=r"^source 'big', table 'events': RuntimeError: boom$"
+    ):
         raise_table_failure("big", "events", RuntimeError("boom"))
