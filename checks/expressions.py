@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.errors import ErrorLevel, UnsupportedError
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,10 @@ class RowCondition:
 
 def parse_condition(text: str) -> RowCondition:
     """Parse a DuckDB SQL condition on one row. Raises ValueError when `text` does not parse, is
-    several statements, or is not a per-row condition (a subquery, an aggregate, a window)."""
+    several statements, is not a per-row condition (a subquery, an aggregate, a window), or
+    holds what sqlglot could only write for DuckDB by changing it (`to_char(d, 'YYYY')` would
+    lose its format): DuckDB runs the regenerated text, which must mean what the catalog says.
+    Whether DuckDB can run it is `checks.engine.bind_condition`'s question."""
     try:
         statements = sqlglot.parse(text, dialect="duckdb")
     except sqlglot.errors.ParseError as error:
@@ -30,7 +34,11 @@ def parse_condition(text: str) -> RowCondition:
     if isinstance(parsed, exp.Query) or parsed.find(exp.Query, exp.AggFunc, exp.Window):
         raise ValueError(f"{text!r} must be a condition on one row, not a query or an aggregate")
     columns = frozenset(_root(column) for column in parsed.find_all(exp.Column))
-    return RowCondition(parsed.sql(dialect="duckdb"), columns)
+    try:
+        sql = parsed.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as error:
+        raise ValueError(f"{text!r} is not DuckDB SQL: {error}") from None
+    return RowCondition(sql, columns)
 
 
 def _root(column: exp.Column) -> str:

@@ -51,7 +51,7 @@ def compile_checks(checks: TableChecks) -> CompiledChecks:
     columns: dict[str, pa.Column] = {}
     for name, spec in checks.columns.items():
         label = rule_label(name)
-        column_checks = _value_checks(name, spec, rules)
+        column_checks = value_checks(name, spec, rules)
         if not spec.nullable:
             rules.append(
                 Rule(f"{label}_not_null", "not_null", spec.severity, f"{name} is never null", name)
@@ -95,7 +95,9 @@ def compile_checks(checks: TableChecks) -> CompiledChecks:
     return CompiledChecks(schema=schema, rules=tuple(rules), expressions=tuple(expressions))
 
 
-def _value_checks(name: str, spec: ColumnChecks, rules: list[Rule]) -> list[pa.Check]:
+def value_checks(name: str, spec: ColumnChecks, rules: list[Rule]) -> list[pa.Check]:
+    """The pandera built-ins for column `name`'s value rules, each named `<name>_<rule>`; their
+    `Rule`s are appended to `rules`."""
     found: list[tuple[str, str, pa.Check]] = []
     if spec.min is not None:
         found.append(("min", f"{name} >= {spec.min:g}", pa.Check.ge(spec.min)))
@@ -105,7 +107,7 @@ def _value_checks(name: str, spec: ColumnChecks, rules: list[Rule]) -> list[pa.C
         allowed = ", ".join(map(str, spec.isin))
         found.append(("isin", f"{name} is one of {allowed}", pa.Check.isin(list(spec.isin))))
     if spec.regex is not None:
-        found.append(("regex", f"{name} matches {spec.regex}", pa.Check.str_matches(spec.regex)))
+        found.append(("regex", f"{name} matches {spec.regex}", _str_matches(spec.regex)))
     if spec.str_length is not None:
         low, high = spec.str_length.min, spec.str_length.max
         if low == high:
@@ -122,6 +124,21 @@ def _value_checks(name: str, spec: ColumnChecks, rules: list[Rule]) -> list[pa.C
         rules.append(Rule(check.name, "value", spec.severity, description, name))
         checks.append(check)
     return checks
+
+
+def _str_matches(pattern: str) -> pa.Check:
+    """pandera's `str_matches`, without its test compile by Python's `re`: DuckDB runs the
+    pattern, with RE2's syntax (`\\p{Greek}` is RE2's, look-arounds are Python's only), and
+    the catalog has had DuckDB compile it."""
+    check: pa.Check = pa.Check.from_builtin_check_name(
+        "str_matches",
+        {},
+        error=f"str_matches('{pattern}')",
+        defaults={"determined_by_unique": True},
+        statistics={"pattern": pattern},
+        pattern=pattern,
+    )
+    return check
 
 
 def _table_rules(checks: TableChecks) -> list[Rule]:

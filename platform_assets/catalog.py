@@ -100,7 +100,9 @@ def _load_source(path: Path, kinds: Mapping[str, type[SourceConfig]]) -> SourceC
 
 
 def _describe(error: ErrorDetails) -> str:
-    return f"{_field_path(error['loc'])}: {_message(error)}"
+    """`field.path: message`; a rule across the whole file names its fields in its message."""
+    path = _field_path(error["loc"])
+    return f"{path}: {_message(error)}" if path else _message(error)
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -110,7 +112,7 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
             path += f"[{part}]"
         elif not part.startswith(("function-", "tagged-union")):
             path += f".{part}" if path else part
-    return path or "(file)"
+    return path
 
 
 def _message(error: ErrorDetails) -> str:

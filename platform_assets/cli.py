@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import os
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -162,7 +159,8 @@ def run(
         ),
     ] = [],  # noqa: B006
 ) -> None:
-    """Materialize sources through Dagster; exits non-zero if any table fails."""
+    """Materialize sources through Dagster; exits 1 if the run or any table fails, 130 if it
+    was interrupted (Ctrl-C)."""
     source = [*source, *(name.split(".")[0] for name in full_refresh)]
     if not (source or tag or all_sources):
         raise typer.BadParameter("choose sources with --source, --tag or --all")
@@ -189,7 +187,9 @@ def run(
     typer.echo(f"\n{report.summary()} in {time.perf_counter() - started:.1f}s")
     for failure in report.failures:
         typer.echo(f"FAILED {failure}", err=True)
-    if report.failures:
+    if report.interrupted:
+        raise typer.Exit(130)  # the shell's code for a run stopped by Ctrl-C
+    if report.failures or not report.success:
         raise typer.Exit(1)
 
 
@@ -198,18 +198,20 @@ def query(
     sql: Annotated[str, typer.Argument(help="SQL to run against the warehouse (read-only).")],
     output: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
 ) -> None:
-    """Query the warehouse on a read-only connection (waits while a load commits)."""
+    """Query the warehouse on a read-only connection that reaches no file, database or setting
+    beyond it (waits while a load commits). Values print exactly as DuckDB returns them."""
     import duckdb
 
+    from platform_assets.query import run_query
+
+    _check_format(output)
     warehouse = _warehouse()
     if not warehouse.file.exists():
         typer.echo(f"no warehouse at {warehouse.file}: run `tributary run --all` first", err=True)
         raise typer.Exit(1)
     try:
         with warehouse.read_only() as con:
-            cursor = con.execute(sql)
-            headers = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchall()
+            headers, rows = run_query(con, sql)
     except duckdb.Error as error:
         typer.echo(f"query failed: {error}", err=True)
         raise typer.Exit(1) from None
@@ -219,7 +221,7 @@ def query(
 @app.command()
 def report(
     since: Annotated[str, typer.Option(help="How far back: e.g. 24h, 7d, 30d.")] = "7d",
-    output: Annotated[str, typer.Option("--format", "-f", help="table or csv")] = "table",
+    output: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
     checks: Annotated[
         bool, typer.Option("--checks", help="Quality checks instead: pass rates per source.")
     ] = False,
@@ -239,8 +241,7 @@ def report(
         window = TypeAdapter(Duration).validate_python(since)
     except ValidationError:
         raise typer.BadParameter(f"{since!r} is not a duration", param_hint="--since") from None
-    if output not in ("table", "csv"):
-        raise typer.BadParameter("use table or csv", param_hint="--format")
+    _check_format(output)
     warehouse = _warehouse()
     if not warehouse.file.exists():
         typer.echo(f"no warehouse at {warehouse.file}: run `tributary run --all` first", err=True)
@@ -254,22 +255,32 @@ def report(
     if not checks:
         _print_rows(result.headers, result.rows, output)
         return
+    if output == "json":  # one document: the sources' totals, then every rule
+        from platform_assets.printing import format_rows
+
+        sources_json = format_rows(TOTAL_HEADERS, [tuple(r) for r in totals], output)
+        rules_json = format_rows(HEADERS, [tuple(r) for r in rules], output)
+        typer.echo(f'{{"sources": {sources_json}, "rules": {rules_json}}}')
+        return
     _print_rows(TOTAL_HEADERS, [tuple(r) for r in totals], output)
-    if output == "table":
-        typer.echo()
+    typer.echo()
     _print_rows(HEADERS, [tuple(r) for r in rules], output)
 
 
+def _check_format(output: str) -> None:
+    from platform_assets.printing import FORMATS
+
+    if output not in FORMATS:
+        raise typer.BadParameter(
+            f"{output!r} is not a format: use {', '.join(FORMATS)}", param_hint="--format"
+        )
+
+
 def _print_rows(headers: list[str], rows: list[tuple[Any, ...]], output: str) -> None:
-    if output == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(headers)
-        writer.writerows(rows)
-    elif output == "json":
-        typer.echo(json.dumps([dict(zip(headers, r, strict=True)) for r in rows], default=str))
-    else:
-        typer.echo(tabulate(rows, headers=headers))
-        typer.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    """Print `rows` in `output` (table, csv or json), each value exactly as DuckDB returned it."""
+    from platform_assets.printing import format_rows
+
+    typer.echo(format_rows(headers, rows, output))
 
 
 @app.command("new-source")

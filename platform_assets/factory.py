@@ -27,6 +27,7 @@ from platform_assets.loading import (
     blocked_message,
     failed_tables,
     load_events,
+    raise_table_failure,
     run_load,
     write_spec,
 )
@@ -99,16 +100,22 @@ def build_source_assets(
         warehouse: Warehouse = context.resources.warehouse
         reader = getattr(context.resources, reader_key)
         failures: list[str] = []
-        for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
-            table = tables[key]
-            gate = QualityGate(source.name, table, compiled[key]) if compiled[key].rules else None
+        selected = {key.path[-1] for key in context.selected_asset_keys}
+        for table in source.load_order(selected):  # after the tables it references
+            key = asset_key(source, table)
             try:
+                try:  # preparing the load is part of the table's load: its errors are its own
+                    rules = compiled[key]
+                    gate = QualityGate(source.name, table, rules) if rules.rules else None
+                    extract = extract_for(reader, source, table)
+                except EXPECTED_ERRORS as error:
+                    raise_table_failure(source.name, table.name, error)
                 result = run_load(
                     context,
                     warehouse,
                     source,
                     table,
-                    extract_for(reader, source, table),
+                    extract,
                     gate,
                     expected_errors,
                     write_spec_for(source, table),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import duckdb
 from dagster import (
@@ -30,12 +30,37 @@ from resources.write_dispositions import BatchError, WriteSpec
 Extract = Callable[[Load], str | None]
 """Stages a table's batch into the load and returns the incremental cursor it reached, if any."""
 
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (
-    duckdb.Error,
-    FileReadError,
-    BatchError,
-    SchemaPolicyError,
-)
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (Exception,)
+"""Every error of one table fails that table only (a lock timeout, a pyarrow conversion, an
+`OSError` from a file as much as a DuckDB error); the source's other tables still load. A
+`KeyboardInterrupt` or `SystemExit` is no table's failure: it stops the run at once."""
+
+_SELF_DESCRIBED = (duckdb.Error, FileReadError, BatchError, SchemaPolicyError, CheckSetupError)
+"""Errors whose message says what kind of error it is; others are prefixed with their type."""
+
+
+def _cause(error: BaseException) -> str:
+    """`error` as the line's cause: `Timeout: The file lock ... could not be acquired.`"""
+    message = str(error)
+    if isinstance(error, _SELF_DESCRIBED) and message:
+        return message
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def interrupted(error: BaseException) -> bool:
+    """Whether `error` is Ctrl-C: DuckDB turns the KeyboardInterrupt that stops a query into
+    `RuntimeError('Query interrupted')` (or `duckdb.InterruptException`)."""
+    if isinstance(error, duckdb.InterruptException):
+        return True
+    return type(error) is RuntimeError and str(error) == "Query interrupted"
+
+
+def raise_table_failure(source: str, table: str, error: BaseException) -> NoReturn:
+    """Raise `SourceLoadError` for `error`, the table's failure, unless it is an interrupt:
+    then KeyboardInterrupt, which stops the run instead."""
+    if interrupted(error):
+        raise KeyboardInterrupt(str(error)) from error
+    raise SourceLoadError(source, table, error) from error
 
 
 class SourceLoadError(Exception):
@@ -43,7 +68,7 @@ class SourceLoadError(Exception):
 
     def __init__(self, source: str, table: str, cause: BaseException) -> None:
         self.source, self.table = source, table
-        super().__init__(f"source {source!r}, table {table!r}: {cause}")
+        super().__init__(f"source {source!r}, table {table!r}: {_cause(cause)}")
 
     @property
     def summary(self) -> str:
@@ -109,7 +134,7 @@ def run_load(
             cursor = extract(load)
             result = load.commit(spec, cursor, gate)
         except caught as error:
-            raise SourceLoadError(source.name, table.name, error) from error
+            raise_table_failure(source.name, table.name, error)
     context.log.info(
         f"{source.name}.{table.name}: {result.rows_in} rows in, {result.inserted} inserted, "
         f"{result.updated} updated, {result.deleted} deleted, {result.superseded} superseded "

@@ -35,6 +35,7 @@ from platform_assets.loading import (
     failed_tables,
     full_refresh_requested,
     load_events,
+    raise_table_failure,
     write_spec,
 )
 from resources.duckdb_sql import quote
@@ -158,7 +159,7 @@ def load_rest_table(
             spec = dataclasses.replace(table_write_spec(source, table), full_refresh=full_refresh)
             result = load.commit(spec, later(last, cursor) if keep_cursor else None, gate)
         except REST_ERRORS as error:
-            raise SourceLoadError(source.name, table.name, error) from None
+            raise_table_failure(source.name, table.name, error)
     return TableLoad(result)
 
 

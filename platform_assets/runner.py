@@ -23,6 +23,10 @@ from platform_assets.loading import failed_table_lines, full_refresh_tag
 from platform_assets.models import load_models
 from platform_assets.platform import INGEST_JOB, build_definitions
 
+_INTERRUPTED = frozenset({"DagsterExecutionInterruptedError", "KeyboardInterrupt"})
+"""What a step raises when the run is interrupted (SIGINT, a termination): Dagster's own error,
+or the KeyboardInterrupt a load raises for a query DuckDB stopped."""
+
 
 @dataclass
 class RunReport:
@@ -32,6 +36,8 @@ class RunReport:
     success: bool
     tables: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    """Stopped by Ctrl-C (SIGINT) or a termination request, not by a failure of its own."""
 
     @staticmethod
     def headers() -> list[str]:
@@ -140,7 +146,14 @@ def report_of(result: _RunResult) -> RunReport:
             if (lines := failed_table_lines(error)) is not None:
                 report.failures.extend(lines)
                 continue
+            if error.cls_name in _INTERRUPTED:
+                report.interrupted = True
+                report.failures.append(f"{event.step_key}: interrupted, the run stopped")
+                continue
             cause = error.cause.message if error.cause else ""
             message = error.message.strip().splitlines()[0] if error.message else cause
             report.failures.append(f"{event.step_key}: {message}")
+        elif event.event_type == DagsterEventType.RUN_FAILURE and not report.failures:
+            # the run failed outside any step (a step worker lost, a launch error)
+            report.failures.append(f"run: {(event.message or 'failed').splitlines()[0]}")
     return report

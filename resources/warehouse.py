@@ -73,6 +73,8 @@ class Gate(Protocol):
 StagedData: TypeAlias = duckdb.DuckDBPyRelation | pa.Table | pa.RecordBatchReader
 _STAGED_TYPES = (duckdb.DuckDBPyRelation, pa.Table, pa.RecordBatchReader)
 STAGED_TABLE = "staged"
+FAILURE_RECORD_SECONDS = 5.0
+"""How long recording a failed load waits for the warehouse (see `Load.fail`)."""
 _T = TypeVar("_T")
 
 
@@ -812,7 +814,9 @@ class Load:
         return outcome
 
     def fail(self, error: BaseException) -> None:
-        """Record the failed load; the data, cursor and schema are untouched."""
+        """Record the failed load; the data, cursor and schema are untouched. Waits at most
+        `FAILURE_RECORD_SECONDS` (or the lock timeout, if shorter) for the warehouse: a failure
+        is reported at once, even if its record cannot be written (filelock.Timeout)."""
         self._close_staging()
         message = str(error)[:4000]
         self.warehouse.transaction(
@@ -832,7 +836,8 @@ class Load:
                     datetime.now(UTC),
                     message,
                 ],
-            )
+            ),
+            timeout=min(FAILURE_RECORD_SECONDS, self.warehouse.lock_timeout_seconds),
         )
 
     def _close_staging(self) -> None:
@@ -925,27 +930,35 @@ class Warehouse(ConfigurableResource):
         self,
         work: Callable[[duckdb.DuckDBPyConnection], _T],
         attach: Path | None = None,
+        timeout: float | None = None,
     ) -> _T:
-        """Run `work` in one transaction on a read-write connection, one writer at a time."""
-        with self.writer(attach) as con:
+        """Run `work` in one transaction on a read-write connection, one writer at a time,
+        waiting at most `timeout` seconds for it (default: the lock timeout)."""
+        with self.writer(attach, timeout=timeout) as con:
             return in_transaction(con, work)
 
     @contextlib.contextmanager
     def writer(
-        self, attach: Path | None = None, attachments: Mapping[str, Path] | None = None
+        self,
+        attach: Path | None = None,
+        attachments: Mapping[str, Path] | None = None,
+        timeout: float | None = None,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """The read-write connection, held by one writer at a time (a file lock), with batch
         tables that a dead writer left behind dropped first, and its file written back to disk
         as it goes (see `resources.writeback`). `attach` is a staging file, attached read-only
-        as `__stage`; `attachments` more of them, by alias."""
+        as `__stage`; `attachments` more of them, by alias. Waits at most `timeout` seconds
+        (default: the lock timeout) for other writers and readers; raises filelock.Timeout or
+        DuckDB's lock error after that."""
         stages = dict(attachments or {})
         if attach is not None:
             stages["__stage"] = attach
+        wait = self.lock_timeout_seconds if timeout is None else timeout
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.file) + ".lock", timeout=self.lock_timeout_seconds):
+        with FileLock(str(self.file) + ".lock", timeout=wait):
             con = retry_while_locked(
                 lambda: duckdb.connect(str(self.file), config={"memory_limit": self.memory_limit}),
-                self.lock_timeout_seconds,
+                wait,
             )
             with background_writeback(self.file, self.writeback_seconds):
                 try:

@@ -69,14 +69,29 @@ class ColumnChecks(CatalogModel):
 
     @model_validator(mode="after")
     def _satisfiable(self) -> ColumnChecks:
-        """Refuse rules that no value could pass, or that could not run."""
+        """Refuse rules that no value could pass, or that DuckDB, which runs them, could not:
+        each is bound by DuckDB now, on a column of `dtype` (VARCHAR for regex and str_length
+        when no dtype is given), so a regular expression is compiled by RE2, not Python."""
         _ordered(self.min, self.max)
-        if self.regex is not None:
-            try:
-                re.compile(self.regex)
-            except re.error as error:
-                raise ValueError(f"regex {self.regex!r} does not compile: {error}") from None
+        if self.isin is not None:
+            _one_kind(self.isin)
+        if self.regex is not None or self.dtype is not None:
+            from checks.engine import bind_column_rules  # checks.engine compiles these models
+
+            bind_column_rules("value", self, self.dtype)
         return self
+
+
+def _one_kind(values: tuple[str | int | float | bool, ...]) -> None:
+    """DuckDB compares a column with a list of one type; text mixed with numbers or booleans
+    would make every value text, which matches no number column."""
+    texts = [v for v in values if isinstance(v, str)]
+    if texts and len(texts) != len(values):
+        others = [v for v in values if not isinstance(v, str)]
+        raise ValueError(
+            f"isin mixes text ({texts[0]!r}) with {others[0]!r}: write every value as text "
+            "(quoted) or every one as a number or boolean"
+        )
 
 
 def _row_condition(sql: str) -> str:
@@ -135,6 +150,29 @@ class TableChecks(CatalogModel):
     schema_model: Annotated[str, AfterValidator(_model_path)] | None = Field(
         default=None, alias="schema"
     )
+
+    @model_validator(mode="after")
+    def _conditions_bind(self) -> TableChecks:
+        """Each expression is bound by DuckDB over the columns it reads (typed by their `dtype`
+        where one is declared): an unknown function or a regular expression RE2 refuses fails
+        here, not on every run."""
+        if not self.expressions:
+            return self
+        from checks.engine import bind_condition
+
+        for index, expression in enumerate(self.expressions):
+            condition = parse_condition(expression.expr)
+            types = {
+                column: (spec.dtype if (spec := self.columns.get(column)) else None)
+                for column in sorted(condition.columns)
+            }
+            try:
+                bind_condition(condition.sql, types)
+            except ValueError as error:
+                raise ValueError(
+                    f"expressions[{index}] ({expression.name}): {expression.expr!r}: {error}"
+                ) from None
+        return self
 
     @model_validator(mode="after")
     def _importable_model(self) -> TableChecks:

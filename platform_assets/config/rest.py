@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -282,26 +282,16 @@ class RestSource(SourceConfig):
                     raise ValueError(f"table {table.name!r}: endpoint.path: {error}") from None
         return self
 
-    def load_order(self, names: set[str] | None = None) -> list[RestTable]:
-        """The tables (or those named), each after the table its path depends on."""
-        chosen = [t for t in self.tables if names is None or t.name in names]
-        ordered: list[RestTable] = []
+    def upstream(self, table: TableConfig) -> set[str]:
+        """A table loads after the tables it references and the table its path depends on."""
+        found = super().upstream(table)
+        parent = table.endpoint.parent if isinstance(table, RestTable) else None
+        if parent is not None and parent[0] != table.name:  # `_parents_exist` names the rest
+            found.add(parent[0])
+        return found
 
-        def visit(table: RestTable, seen: frozenset[str]) -> None:
-            if table in ordered:
-                return
-            if table.name in seen:
-                raise ValueError(f"tables depend on each other in a cycle: {sorted(seen)}")
-            parent = table.endpoint.parent
-            if parent is not None:
-                upstream = self.table(parent[0])
-                if isinstance(upstream, RestTable) and upstream in chosen:
-                    visit(upstream, seen | {table.name})
-            ordered.append(table)
-
-        for table in chosen:
-            visit(table, frozenset())
-        return ordered
+    def load_order(self, names: Collection[str] | None = None) -> list[RestTable]:
+        return [t for t in super().load_order(names) if isinstance(t, RestTable)]
 
 
 __all__ = [

@@ -79,6 +79,12 @@ def prefetch(items: Iterator[_Out], depth: int = 2) -> Iterator[_Out]:
             if isinstance(value, _Failed):
                 raise value.error
             yield value  # type: ignore[misc]
-    finally:
+    except BaseException as error:
+        stop.set()
+        if isinstance(error, Exception | GeneratorExit):
+            thread.join()
+        # else an interrupt (Ctrl-C): stop now; the daemon thread ends with its request
+        raise
+    else:
         stop.set()
         thread.join()

@@ -215,3 +215,211 @@ def test_an_empty_catalog_directory_is_an_error(project: Project) -> None:
     project.catalog_dir.mkdir()
 
     assert problems_of(project) == [f"{project.catalog_dir}: no *.yaml source files"]
+
+
+def _with_checks(checks: str) -> str:
+    return ORDERS.replace("write: merge", f"write: merge\n        checks: {checks}")
+
+
+@pytest.mark.parametrize(
+    ("checks", "expected"),
+    [
+        pytest.param(
+            """{columns: {name: {regex: "^(?!test).*$"}}}""",
+            "tables[0].checks.columns.name: regex: DuckDB, which runs the rule, "
+            "refuses it on a column of type VARCHAR: Invalid Input Error: invalid perl operator: "
+            "(?!",
+            id="look-ahead python accepts and RE2 refuses",
+        ),
+        pytest.param(
+            """{columns: {code: {regex: "(?<=a)b"}}}""",
+            "tables[0].checks.columns.code: regex: DuckDB, which runs the rule, refuses it",
+            id="look-behind",
+        ),
+        pytest.param(
+            """{columns: {qty: {dtype: VARCHAR, min: 0}}}""",
+            "tables[0].checks.columns.qty: min: DuckDB, which runs the rule, "
+            "refuses it on a column of type VARCHAR: Binder Error: Cannot compare values of type "
+            "VARCHAR",
+            id="a number bound on a text column",
+        ),
+        pytest.param(
+            """{columns: {qty: {dtype: INTEGER, isin: ["1", "2"]}}}""",
+            "tables[0].checks.columns.qty: isin: DuckDB, which runs the rule, "
+            "refuses it on a column of type INTEGER: Binder Error",
+            id="text values for a number column",
+        ),
+        pytest.param(
+            """{columns: {status: {isin: [paid, 1]}}}""",
+            "tables[0].checks.columns.status: isin mixes text ('paid') with 1",
+            id="isin mixing text and numbers",
+        ),
+        pytest.param(
+            """{columns: {qty: {dtype: BIGINT, regex: "^[0-9]+$"}}}""",
+            "tables[0].checks.columns.qty: regex: DuckDB, which runs the rule, "
+            "refuses it on a column of type BIGINT: Binder Error: No function matches",
+            id="regex on a number column",
+        ),
+        pytest.param(
+            """{expressions: [{name: paid, expr: "iff(paid, 1, 0) = 1"}]}""",
+            "tables[0].checks: expressions[0] (paid): 'iff(paid, 1, 0) = 1': DuckDB, which"
+            " runs the rule, refuses it: Catalog Error: Scalar Function with name iff does not "
+            "exist!",
+            id="a function DuckDB lacks",
+        ),
+        pytest.param(
+            """{expressions: [{name: this_year, expr: "to_char(day, 'YYYY') = '2026'"}]}""",
+            "tables[0].checks.expressions[0].expr: \"to_char(day, 'YYYY') = '2026'\" is not DuckDB "
+            "SQL: Argument 'format' is not supported",
+            id="a function only another dialect has",
+        ),
+        pytest.param(
+            """{expressions: [{name: real_sku, expr: "regexp_matches(sku, '^(?!test)')"}]}""",
+            "tables[0].checks: expressions[0] (real_sku): \"regexp_matches(sku, '^(?!test)')\": "
+            "DuckDB, which runs the rule, refuses it: Invalid Input Error: invalid perl operator",
+            id="an expression's regex RE2 refuses",
+        ),
+        pytest.param(
+            """{columns: {note: {dtype: VARCHAR}}, expressions: [{name: n, expr: "note > 5"}]}""",
+            "tables[0].checks: expressions[0] (n): 'note > 5': DuckDB, which runs the rule, "
+            "refuses it: Binder Error: Cannot compare values of type VARCHAR",
+            id="an expression on a declared type",
+        ),
+    ],
+)
+def test_rules_are_validated_by_duckdb_which_runs_them(
+    project: Project, checks: str, expected: str
+) -> None:
+    project.source("shop", _with_checks(checks))
+
+    problems = problems_of(project)
+
+    assert any(p.startswith(f"catalog/shop.yaml: {expected}") for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "checks",
+    [
+        """{columns: {sku: {regex: "^[A-Z]{3}-\\\\d+$", str_length: {max: 12}}}}""",
+        """{columns: {word: {regex: "\\\\p{Greek}+"}}}""",
+        """{columns: {qty: {dtype: INTEGER, min: 0, max: 100, isin: [1, 2, 3]}}}""",
+        """{columns: {status: {isin: [paid, shipped]}, price: {dtype: "DECIMAL(18,2)", min: 0}}}""",
+        """{expressions: [{name: ok, expr: "quantity > 0 or status = 'cancelled'"}]}""",
+        """{expressions: [{name: ok, expr: "date_diff('day', ordered, shipped) >= 0"}]}""",
+        """{expressions: [{name: ok, expr: "shipping.method in ('post', 'pickup')"}]}""",
+    ],
+)
+def test_rules_duckdb_runs_pass_validation(project: Project, checks: str) -> None:
+    project.source("shop", _with_checks(checks))
+
+    assert project.catalog().sources[0].tables[0].checks is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "holder"),
+    [
+        ("_tributary", "the platform's own records (loads, cursors, quarantine)"),
+        ("models", "the SQL models"),
+        ("main", "DuckDB's default schema"),
+        ("information_schema", "DuckDB's catalog views"),
+        ("pg_catalog", "DuckDB's catalog views"),
+        ("temp", "DuckDB's temporary tables"),
+        ("system", "DuckDB's built-in catalog"),
+    ],
+)
+def test_a_source_cannot_take_a_schema_the_platform_or_duckdb_owns(
+    project: Project, name: str, holder: str
+) -> None:
+    """A source's name is its schema: `_tributary` landed beside the load records."""
+    project.source(name, ORDERS.replace("name: shop", f"name: {name}"))
+
+    assert problems_of(project) == [
+        f"catalog/{name}.yaml: name: {name!r} is reserved: the warehouse schema of that name "
+        f"holds {holder}; choose another source name"
+    ]
+
+
+def test_the_reserved_model_schema_is_the_one_models_land_in() -> None:
+    from platform_assets.config.base import RESERVED_SCHEMAS
+    from platform_assets.models import MODEL_SCHEMA
+    from resources.warehouse_schema import PLATFORM_SCHEMA
+
+    assert {MODEL_SCHEMA, PLATFORM_SCHEMA} <= RESERVED_SCHEMAS.keys()
+
+
+def test_a_table_cannot_be_named_like_a_loads_scratch_table(project: Project) -> None:
+    """Scratch tables `__batch_*` are dropped whenever a writer opens the warehouse."""
+    project.source("shop", ORDERS.replace("name: orders", "name: __batch_orders"))
+
+    assert problems_of(project) == [
+        "catalog/shop.yaml: tables[0].name: '__batch_orders' is reserved: tables named "
+        "__batch_* are a load's scratch tables, dropped whenever a load starts"
+    ]
+
+
+def test_a_table_cannot_take_the_name_of_another_tables_child_table(project: Project) -> None:
+    project.source("shop", ORDERS + "      - {name: orders__lines, path: data/lines.csv}\n")
+
+    assert problems_of(project) == [
+        "catalog/shop.yaml: tables: table 'orders__lines' would share its name with a child "
+        "table of 'orders' (<table>__<field>, where nested lists land)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        pytest.param(
+            "columns: {qty: INTEGER}\n        checks: {columns: {qty: {isin: [a, b]}}}",
+            "tables[0]: checks.columns.qty: isin: DuckDB, which runs the rule, "
+            "refuses it on a column of type INTEGER: Binder Error",
+            id="isin text on a declared integer",
+        ),
+        pytest.param(
+            "columns: {zip: VARCHAR}\n        checks: {columns: {zip: {min: 1000}}}",
+            "tables[0]: checks.columns.zip: min: DuckDB, which runs the rule, "
+            "refuses it on a column of type VARCHAR: Binder Error: Cannot compare values of type "
+            "VARCHAR",
+            id="a number bound on a declared text column",
+        ),
+        pytest.param(
+            "columns: {zip: VARCHAR}\n"
+            '        checks: {expressions: [{name: berlin, expr: "zip between 10115 and 14199"}]}',
+            "tables[0]: checks.expressions[0] (berlin): 'zip between 10115 and 14199': DuckDB, "
+            "which runs the rule, refuses it: Binder Error",
+            id="an expression on a declared text column",
+        ),
+    ],
+)
+def test_rules_are_bound_on_the_types_a_files_table_declares(
+    project: Project, table: str, expected: str
+) -> None:
+    project.source("shop", ORDERS.replace("write: merge", f"write: merge\n        {table}"))
+
+    problems = problems_of(project)
+
+    assert any(p.startswith(f"catalog/shop.yaml: {expected}") for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("primary_key: order_id", "primary_key: [order_id, _load_id]"),
+            "tables[0]: primary_key: '_load_id' is a column the platform adds to every row",
+        ),
+        (
+            ("write: merge", "write: merge\n        columns: {_row_hash: VARCHAR}"),
+            "tables[0]: columns: '_row_hash' is a column the platform adds to every row",
+        ),
+    ],
+)
+def test_a_table_cannot_declare_or_key_on_a_platform_column(
+    project: Project, change: tuple[str, str], expected: str
+) -> None:
+    """The writer refused such a batch on every run; the catalog refuses it once."""
+    project.source("shop", ORDERS.replace(*change))
+
+    problems = problems_of(project)
+
+    assert any(p.startswith(f"catalog/shop.yaml: {expected}") for p in problems), problems

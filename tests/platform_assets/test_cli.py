@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from decimal import Decimal
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -145,3 +147,131 @@ def test_a_failed_run_says_what_failed_in_one_line_per_table(cli_project: Projec
         f" (file {cli_project.root / 'in/orders.csv'})"
     ]
     assert "Stack Trace" not in quiet.stderr
+
+
+MONEY = (
+    "SELECT 459096.99::DECIMAL(18,2) AS revenue, 1234567.891::DOUBLE AS ratio,"
+    " 18446744073709551615::UBIGINT AS id, 170141183460469231731687303715884105727::HUGEINT AS big,"
+    " 0.0000001::DECIMAL(18,7) AS tiny, [1.10, 2.25]::DECIMAL(4,2)[] AS parts,"
+    " {'net': 99.90::DECIMAL(5,2)} AS price, NULL::INTEGER AS missing"
+)
+
+
+@pytest.fixture
+def warehouse_with_money(cli_project: Project) -> Project:
+    with duckdb.connect(str(cli_project.root / "warehouse.duckdb")) as con:
+        con.execute(f"CREATE TABLE sales AS {MONEY}")
+    return cli_project
+
+
+def test_query_prints_numbers_exactly_as_duckdb_returns_them(warehouse_with_money: Project) -> None:
+    """tabulate printed 459096.99 as `459097` and 1234567.891 as `1.23457e+06`."""
+    result = runner.invoke(app, ["query", "SELECT * FROM sales"])
+
+    assert result.exit_code == 0, result.output
+    header, _, row, count = result.output.splitlines()
+    assert header.split() == ["revenue", "ratio", "id", "big", "tiny", "parts", "price", "missing"]
+    assert [cell.strip() for cell in row.split("  ") if cell.strip()] == [
+        "459096.99",
+        "1234567.891",
+        "18446744073709551615",
+        "170141183460469231731687303715884105727",
+        "0.0000001",
+        "[1.10, 2.25]",
+        "{'net': 99.90}",
+    ]
+    assert count == "(1 row)"
+
+
+def test_query_csv_holds_every_digit(warehouse_with_money: Project) -> None:
+    result = runner.invoke(app, ["query", "SELECT * FROM sales", "-f", "csv"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "revenue,ratio,id,big,tiny,parts,price,missing",
+        "459096.99,1234567.891,18446744073709551615,170141183460469231731687303715884105727,"
+        "0.0000001,\"[1.10, 2.25]\",{'net': 99.90},",
+    ]
+
+
+def test_query_json_keeps_decimals_and_big_integers_as_exact_numbers(
+    warehouse_with_money: Project,
+) -> None:
+    """A DECIMAL was a string (`default=str`); it is a JSON number with its digits, as is an
+    integer wider than a double, inside lists and structs too."""
+    result = runner.invoke(app, ["query", "SELECT * FROM sales", "--format", "json"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == (
+        '[{"revenue": 459096.99, "ratio": 1234567.891, "id": 18446744073709551615, '
+        '"big": 170141183460469231731687303715884105727, "tiny": 0.0000001, '
+        '"parts": [1.10, 2.25], "price": {"net": 99.90}, "missing": null}]'
+    )
+    (parsed,) = json.loads(result.output, parse_float=Decimal)
+    assert parsed["revenue"] == Decimal("459096.99") and parsed["id"] == 18446744073709551615
+
+
+@pytest.mark.parametrize("command", [["query", "SELECT 1"], ["report"]])
+def test_format_accepts_only_table_csv_or_json(
+    warehouse_with_money: Project, command: list[str]
+) -> None:
+    result = runner.invoke(app, [*command, "--format", "yaml"])
+
+    assert result.exit_code == 2
+    assert "'yaml' is not a format: use table, csv, json" in result.output
+
+
+@pytest.mark.parametrize(
+    ("sql", "refusal"),
+    [
+        pytest.param(
+            "COPY (SELECT 42) TO 'x.csv'",
+            'Permission Error: Cannot access file "x.csv"',
+            id="COPY writes no file",
+        ),
+        pytest.param(
+            "SELECT * FROM read_csv('/etc/passwd')",
+            'Permission Error: Cannot access file "/etc/passwd"',
+            id="no file is read",
+        ),
+        pytest.param(
+            "ATTACH 'other.duckdb' AS other (READ_ONLY)",
+            "Permission Error: Cannot access file",
+            id="no database is attached",
+        ),
+        pytest.param(
+            "SET memory_limit = '64GB'",
+            'Cannot change configuration option "memory_limit" - the configuration has been locked',
+            id="no setting is changed",
+        ),
+        pytest.param(
+            "INSTALL httpfs",
+            "Permission Error: Cannot access directory",
+            id="no extension is installed",
+        ),
+    ],
+)
+def test_query_reaches_nothing_beyond_the_warehouse(
+    warehouse_with_money: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    sql: str,
+    refusal: str,
+) -> None:
+    """`tributary query` is read-only: `COPY (SELECT 42) TO 'x.csv'` wrote a file."""
+    monkeypatch.chdir(warehouse_with_money.root)
+    duckdb.connect("other.duckdb").close()
+
+    result = runner.invoke(app, ["query", sql])
+
+    assert result.exit_code == 1
+    assert result.output.startswith("query failed: ") and refusal in result.output
+    assert not (warehouse_with_money.root / "x.csv").exists()
+
+
+def test_a_confined_query_still_reads_the_warehouse(warehouse_with_money: Project) -> None:
+    result = runner.invoke(
+        app, ["query", "SELECT revenue, count(*) AS n FROM sales GROUP BY ALL", "-f", "csv"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["revenue,n", "459096.99,1"]

@@ -1,0 +1,78 @@
+"""Rules tried by the engine that runs them, when the catalog loads.
+
+The gate judges rows in DuckDB: regular expressions are RE2's, functions and types DuckDB's. A rule
+that Python accepts but DuckDB refuses (`^(?!test)` is a Perl look-ahead RE2 lacks; `nvl` is not a
+DuckDB function; `min: 0` on a VARCHAR column) would fail every run. So each rule is bound here, on
+an empty relation of a scratch connection, exactly as the gate will run it: DuckDB's error becomes
+the catalog's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import duckdb
+import narwhals.stable.v1 as nw
+
+from checks.evaluate import is_builtin
+from checks.rules import value_checks
+from platform_assets.config.checks import ColumnChecks
+from resources.duckdb_client import scratch_connection
+from resources.duckdb_sql import quote
+
+_TYPE_FREE_ERRORS = (duckdb.CatalogException, duckdb.ParserException, duckdb.InvalidInputException)
+"""Errors DuckDB raises whatever the columns' types: an unknown function, SQL it cannot parse, a
+constant it refuses (a regular expression RE2 cannot compile)."""
+
+
+def _reason(error: duckdb.Error) -> str:
+    return str(error).splitlines()[0]
+
+
+def _empty_relation(con: duckdb.DuckDBPyConnection, types: Mapping[str, str | None]) -> str:
+    """A relation with no rows and one column per name, of its type (NULL's type when unknown)."""
+    columns = ", ".join(
+        f"CAST(NULL AS {dtype}) AS {quote(name)}" if dtype else f"NULL AS {quote(name)}"
+        for name, dtype in types.items()
+    )
+    return f"(SELECT {columns or 'NULL AS __none'} WHERE false)"
+
+
+def bind_column_rules(column: str, spec: ColumnChecks, dtype: str | None) -> None:
+    """Run `spec`'s value rules (min, max, isin, regex, str_length) as the gate does, on no rows
+    of a `dtype` column (VARCHAR for the text rules when no type is known). Raises ValueError
+    naming the rule and DuckDB's reason when DuckDB refuses one."""
+    con = scratch_connection()
+    for check in value_checks(column, spec, []):
+        if not is_builtin(check):
+            continue
+        rule = check.name.removeprefix(f"{column}_") if check.name else "rule"
+        text_rule = rule in ("regex", "str_length")
+        column_type = dtype or ("VARCHAR" if text_rule else None)
+        if column_type is None:
+            continue
+        frame = nw.from_native(
+            con.sql(f"SELECT * FROM {_empty_relation(con, {column: column_type})}")
+        ).lazy()
+        try:
+            passes = check(frame, column).check_output
+            con.execute(frame.select(passes.alias("passes")).to_native().sql_query()).fetchall()
+        except duckdb.Error as error:
+            raise ValueError(
+                f"{rule}: DuckDB, which runs the rule, refuses it on a column of type "
+                f"{column_type}: {_reason(error)}"
+            ) from None
+
+
+def bind_condition(sql: str, types: Mapping[str, str | None]) -> None:
+    """Bind the row condition `sql` (as the gate runs it) in DuckDB over columns of `types`
+    (None: unknown). Raises ValueError with DuckDB's reason for an unknown function, SQL it
+    cannot parse or a constant it refuses; type errors only when every column's type is known."""
+    con = scratch_connection()
+    try:
+        con.execute(f"SELECT coalesce(({sql}), true) FROM {_empty_relation(con, types)}").fetchall()
+    except _TYPE_FREE_ERRORS as error:
+        raise ValueError(f"DuckDB, which runs the rule, refuses it: {_reason(error)}") from None
+    except duckdb.Error as error:
+        if all(types.values()):
+            raise ValueError(f"DuckDB, which runs the rule, refuses it: {_reason(error)}") from None
