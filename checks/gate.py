@@ -20,6 +20,7 @@ from checks.evaluate import SAMPLE_SIZE, count_failures
 from checks.rules import CompiledChecks, Rule
 from platform_assets.config.base import TableConfig
 from resources.duckdb_sql import quote
+from resources.errors import TributaryError
 from resources.uniqueness import KeyCounts, key_counts
 
 
@@ -36,7 +37,7 @@ class _Columns(dict[str, str]):
         return isinstance(name, str) and any(c.lower() == name.lower() for c in self)
 
 
-class CheckSetupError(Exception):
+class CheckSetupError(TributaryError):
     """A rule cannot be evaluated on this batch (e.g. it names a column the batch lacks)."""
 
 

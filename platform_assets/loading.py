@@ -22,10 +22,9 @@ from checks.asset_checks import check_results
 from checks.gate import CheckSetupError
 from platform_assets.config.base import SourceConfig, TableConfig
 from platform_assets.errors import one_line
-from resources.files import FileReadError
-from resources.schema_evolution import SchemaPolicyError
+from resources.errors import TributaryError
 from resources.warehouse import Gate, Load, LoadResult, Warehouse
-from resources.write_dispositions import BatchError, WriteSpec
+from resources.write_dispositions import WriteSpec
 
 Extract = Callable[[Load], str | None]
 """Stages a table's batch into the load and returns the incremental cursor it reached, if any."""
@@ -35,7 +34,7 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (Exception,)
 `OSError` from a file as much as a DuckDB error); the source's other tables still load. A
 `KeyboardInterrupt` or `SystemExit` is no table's failure: it stops the run at once."""
 
-_SELF_DESCRIBED = (duckdb.Error, FileReadError, BatchError, SchemaPolicyError, CheckSetupError)
+_SELF_DESCRIBED = (duckdb.Error, TributaryError)
 """Errors whose message says what kind of error it is; others are prefixed with their type."""
 
 

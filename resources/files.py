@@ -18,6 +18,7 @@ from pydantic import Field
 from platform_assets.config.files import FileTable
 from resources.duckdb_client import scratch_connection
 from resources.duckdb_sql import literal, quote
+from resources.errors import TributaryError
 from resources.file_ledger import FileVersion
 from resources.naming import ColumnNameError, renames
 from resources.type_lattice import (
@@ -34,7 +35,7 @@ from resources.type_lattice import (
 from resources.warehouse_schema import SOURCE_FILE
 
 
-class FileReadError(Exception):
+class FileReadError(TributaryError):
     """A file table cannot be read: no file matches, a header is unreadable, a column is unknown."""
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 import duckdb
 
 from resources.duckdb_sql import quote
+from resources.errors import TributaryError
 from resources.type_lattice import VARCHAR, join, survives_sql, value_join
 
 ChangeKind = Literal["added", "widened", "discarded", "removed", "fits"]
@@ -36,7 +37,7 @@ class SchemaChange:
         return f"{self.column}: type {self.old_type} -> {self.new_type}{brings}"
 
 
-class SchemaPolicyError(Exception):
+class SchemaPolicyError(TributaryError):
     """A `freeze` table received a batch whose columns differ from the table's."""
 
 

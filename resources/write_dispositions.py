@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from resources.duckdb_sql import column_list, literal, qualified, quote
+from resources.errors import TributaryError
 from resources.naming import respelled_columns
 from resources.schema_evolution import (
     SchemaChange,
@@ -42,7 +43,7 @@ NOT_DATA_COLUMNS = RESERVED_COLUMNS | {SOURCE_FILE}
 """Columns outside a row's data: neither hashed nor reconciled under `schema_policy`."""
 
 
-class BatchError(Exception):
+class BatchError(TributaryError):
     """The batch cannot be written as configured (null or missing keys, an empty batch...)."""
 
 

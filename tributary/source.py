@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_core import core_schema
 
 from platform_assets.config.env import interpolate
+from resources.errors import TributaryError
 from resources.rest.errors import Redactor, RestResponseError
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ Batch: TypeAlias = pa.Table | pa.RecordBatch | pl.DataFrame | list[dict[str, Any
 polars DataFrame, or a list of dicts (one per row, keys are column names)."""
 
 
-class PluginError(Exception):
+class PluginError(TributaryError):
     """A plugin failed, or handed the platform something it cannot land. The message names the
     plugin and the phase (`fetch`, `transform`); the table's load fails and nothing of it lands."""
 

@@ -209,7 +209,7 @@ class SourceConfig(CatalogModel):
         names = {t.name for t in self.tables}
         for index, table in enumerate(self.tables):
             for number, reference in enumerate(table.checks.references):
-                source, name, _ = reference.to.split(".")
+                source, name, _ = reference.to.split(".", 2)
                 if source == self.name and name not in names:
                     raise ValueError(
                         f"tables[{index}].checks.references[{number}].to: {reference.to!r} names "
@@ -249,7 +249,7 @@ class SourceConfig(CatalogModel):
         parent)."""
         found = set()
         for reference in table.checks.references:
-            source, name, _ = reference.to.split(".")
+            source, name, _ = reference.to.split(".", 2)
             if source == self.name and name != table.name:  # itself: nothing to wait for
                 found.add(name)
         return found

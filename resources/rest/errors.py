@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
+from resources.errors import TributaryError
+
 REDACTED = "***"
 BODY_EXCERPT = 300
 
 
-class RestError(Exception):
+class RestError(TributaryError):
     """A request or its response failed; the text names the URL (secrets redacted) and cause."""
 
 

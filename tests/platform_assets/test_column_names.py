@@ -425,7 +425,7 @@ def test_a_nested_field_and_a_key_that_flatten_to_one_column_fail_naming_it(
         (
             "[{name: contacts, endpoint: {path: /contacts}},"
             ' {name: notes, endpoint: {path: "/contacts/{contacts.contactId}/notes"}}]',
-            "(file): table 'notes': endpoint.path: 'contactId' is not a column name under "
+            "table 'notes': endpoint.path: 'contactId' is not a column name under "
             "column_names: snake_case; the column is named 'contact_id'",
         ),
     ],
