@@ -38,10 +38,11 @@ from platform_assets.loading import (
     raise_table_failure,
     write_spec,
 )
+from resources.cursors import later
 from resources.duckdb_sql import quote
 from resources.rest import RestError, RestReader
 from resources.rest.client import RestClient
-from resources.rest.incremental import batch_maximum, column_name, later, start_value
+from resources.rest.incremental import batch_maximum, column_name, start_value
 from resources.rest.records import INDEX, PARENT_ID, coalesce
 from resources.warehouse import Gate, Load, LoadResult, Warehouse
 from resources.write_dispositions import WriteSpec

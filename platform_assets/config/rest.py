@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from platform_assets.config.base import CatalogModel, SourceConfig, TableConfig
 from platform_assets.config.env import check_references
+from platform_assets.config.incremental import Cursor, require_write_fits_incremental
 from platform_assets.config.jsonpath import JsonPath
 from platform_assets.config.types import Duration
 from resources.naming import check_spelling
@@ -187,44 +188,13 @@ class Endpoint(CatalogModel):
         return self
 
 
-def parse_timestamp(value: str) -> datetime | None:
-    """An ISO-8601 date or date-time (`2024-05-01T10:00:00+02:00`, `...Z`, no offset), else
-    None."""
-    if len(value) < 10 or not value[:4].isdigit() or value[4] != "-":
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
+class Incremental(Cursor):
+    """A REST table's cursor, sent as `param` (in the query or the JSON body); records whose
+    cursor is past `end_value` are left out."""
 
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-class Incremental(CatalogModel):
-    cursor_field: str = Field(min_length=1)
     param: str = Field(min_length=1)
     param_location: Literal["query", "json"] = "query"
-    initial_value: str | None = None
-    lookback: Duration | None = None
     end_value: str | None = None
-
-    @model_validator(mode="after")
-    def _lookback_needs_time_or_number(self) -> Incremental:
-        value = self.initial_value
-        if self.lookback is None or value is None:
-            return self
-        if parse_timestamp(value) is None and not _is_number(value):
-            raise ValueError(
-                f"lookback: {value!r} (initial_value) is neither an ISO-8601 timestamp nor a "
-                f"number, so a lookback cannot be subtracted from the cursor"
-            )
-        return self
 
 
 class RestTable(TableConfig):
@@ -241,19 +211,7 @@ class RestTable(TableConfig):
 
     @model_validator(mode="after")
     def _write_fits_incremental(self) -> RestTable:
-        """An incremental batch holds only what changed since the cursor: `replace` would swap
-        the table for that delta, and `scd2` would close every key the delta lacks."""
-        if self.incremental is not None and self.write in ("replace", "scd2"):
-            raise ValueError(
-                f"write: {self.write} cannot be used with incremental: each batch holds only the "
-                "records changed since the cursor, so "
-                + (
-                    "the table would be replaced by them"
-                    if self.write == "replace"
-                    else "every key not in it would be closed as deleted"
-                )
-                + "; use write: merge or append"
-            )
+        require_write_fits_incremental(self.write, self.incremental)
         return self
 
 

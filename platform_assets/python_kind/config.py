@@ -12,24 +12,27 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from platform_assets.config.base import CatalogModel, Identifier, SourceConfig, TableConfig
+from platform_assets.config.base import Identifier, SourceConfig, TableConfig
+from platform_assets.config.incremental import Cursor, require_write_fits_incremental
 from platform_assets.config.rest import ClientConfig
-from platform_assets.config.types import Duration
 from platform_assets.python_kind.plugins import PluginImportError, load_plugin
 from tributary.source import DataSource, SourceOptions
 
 
-class PluginIncremental(CatalogModel):
+class PluginIncremental(Cursor):
     """The table is incremental on `cursor_field`, a column of the plugin's batches."""
 
     cursor_field: Identifier
-    initial_value: str | None = None
-    lookback: Duration | None = None
 
 
 class PythonTable(TableConfig):
     options: SourceOptions = Field(default_factory=SourceOptions)
     incremental: PluginIncremental | None = None
+
+    @model_validator(mode="after")
+    def _write_fits_incremental(self) -> PythonTable:
+        require_write_fits_incremental(self.write, self.incremental)
+        return self
 
     @model_validator(mode="after")
     def _incremental_runs_may_bring_nothing(self) -> PythonTable:

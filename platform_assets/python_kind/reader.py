@@ -119,13 +119,18 @@ class PluginRead:
         field = self.table.cursor_field
         if field is None or batch.num_rows == 0:
             return
-        try:
-            self.reached = later(self.reached, column_maximum(batch, field))
-        except KeyError:
+        if field not in batch.column_names:
             raise PluginError(
                 f"plugin {self.name!r}: incremental.cursor_field {field!r} is not a column of "
                 f"the batch (columns: {', '.join(batch.column_names)})"
-            ) from None
+            )
+        column = batch.column(field)
+        if column.null_count:
+            raise PluginError(
+                f"plugin {self.name!r}: incremental.cursor_field {field!r} is null in "
+                f"{column.null_count} of {batch.num_rows} rows"
+            )
+        self.reached = later(self.reached, column_maximum(column))
 
     def _error(self, phase: str, error: Exception) -> PluginError:
         where = "yielded an invalid batch" if phase == "batch" else f"failed in {phase}"

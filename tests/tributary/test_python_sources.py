@@ -315,3 +315,72 @@ def test_batches_whose_columns_change_land_together(project: Project, plugin: Pa
         (2, 2**40, "red"),
         (3, 30, "blue"),
     ]
+
+
+def test_cursors_with_different_utc_offsets_compare_as_instants(
+    project: Project, plugin: Path
+) -> None:
+    """10:00+02:00 is 08:00 UTC, an hour before 09:00Z: as text it would sort later."""
+    write_events(
+        plugin,
+        [
+            {"id": 1, "kind": "event", "amount": 1.0, "updated_at": "2024-05-01T10:00:00+02:00"},
+            {"id": 2, "kind": "event", "amount": 1.0, "updated_at": "2024-05-01T09:00:00Z"},
+            {"id": 9, "kind": "signup", "amount": 0.0, "updated_at": "2024-05-01T09:00:00Z"},
+        ],
+    )
+
+    report = project.run()
+
+    assert report.success, report.failures
+    assert cursor(project) == "2024-05-01T09:00:00Z"
+
+
+def test_a_null_cursor_fails_the_table_naming_the_field(project: Project, plugin: Path) -> None:
+    write_events(
+        plugin,
+        [
+            {"id": 1, "kind": "event", "amount": 1.0, "updated_at": "2024-05-01T09:00:00Z"},
+            {"id": 2, "kind": "event", "amount": 1.0, "updated_at": None},
+        ],
+    )
+
+    report = project.run()
+
+    assert not report.success
+    assert any(
+        "incremental.cursor_field 'updated_at' is null in 1 of 2 rows" in line
+        for line in report.failures
+    ), report.failures
+    assert cursor(project) is None
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ("write: replace", "write: replace cannot be used with incremental"),
+        (
+            'incremental: {cursor_field: updated_at, initial_value: "abc", lookback: 1d}',
+            "'abc' (initial_value) is neither an ISO-8601 timestamp nor a number",
+        ),
+    ],
+)
+def test_incremental_settings_that_cannot_work_are_catalog_errors(
+    project: Project, plugin: Path, table: str, problem: str
+) -> None:
+    events_source(project, plugin, table=table)
+    if table.startswith("incremental"):
+        text = project.catalog_dir.joinpath("vendor.yaml").read_text()
+        project.catalog_dir.joinpath("vendor.yaml").write_text(
+            text.replace("    incremental: {cursor_field: updated_at}\n", "", 1)
+        )
+    if table.startswith("write"):
+        text = project.catalog_dir.joinpath("vendor.yaml").read_text()
+        project.catalog_dir.joinpath("vendor.yaml").write_text(
+            text.replace("    write: merge\n", "", 1)
+        )
+
+    with pytest.raises(CatalogError) as error:
+        project.catalog()
+
+    assert problem in str(error.value)

@@ -9,8 +9,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from platform_assets.config.rest import Incremental
+from resources.cursors import later
 from resources.rest.errors import RestResponseError
-from resources.rest.incremental import batch_maximum, before_end, later
+from resources.rest.incremental import batch_maximum, before_end
 from tests.resources.rest.server import api, read, source
 
 __all__ = ["api"]
