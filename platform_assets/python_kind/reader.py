@@ -12,6 +12,7 @@ import polars as pl
 import pyarrow as pa
 
 from resources.cursors import column_maximum, later
+from resources.rest.exact import table_from_rows
 from tributary.source import Batch, DataSource, PluginError, State, TableRequest
 
 STREAM_ROWS = 500_000
@@ -21,7 +22,9 @@ STREAM_ROWS = 500_000
 def as_arrow(batch: Batch) -> pa.Table:
     """A batch as an Arrow table; raises `TypeError` for anything that is not a `Batch`, and
     Arrow's own error when a list of dicts does not make a table (e.g. a column holding both
-    numbers and text)."""
+    numbers and text). Numbers of a list of dicts land exactly, as JSON numbers of a REST
+    source do: an integer beyond 64 bits as UBIGINT or DECIMAL(38,0), never a float; one no type
+    holds raises `InexactNumberError` naming the field."""
     if isinstance(batch, pa.Table):
         return batch
     if isinstance(batch, pa.RecordBatch):
@@ -29,7 +32,7 @@ def as_arrow(batch: Batch) -> pa.Table:
     if isinstance(batch, pl.DataFrame):
         return batch.to_arrow()
     if isinstance(batch, list) and all(isinstance(row, dict) for row in batch):
-        return pa.Table.from_pylist(batch)
+        return table_from_rows(batch)
     raise TypeError(
         f"a batch must be a pyarrow Table or RecordBatch, a polars DataFrame or a list of "
         f"dicts, not {type(batch).__name__}"

@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from platform_assets.python_kind.reader import PluginRead
+from platform_assets.python_kind.reader import PluginRead, as_arrow
 from tributary import DataSource, State, TableRequest
 from tributary.source import SourceOptions
 
@@ -50,7 +50,7 @@ def test_a_stream_ends_once_it_holds_max_rows() -> None:
 class Stamped(DataSource):
     def fetch(self, table: TableRequest, state: State) -> Iterator[Rows]:
         yield [{"at": datetime(2026, 3, 2, 10, tzinfo=UTC)}]
-        yield [{"at": datetime(2026, 3, 1, 10, tzinfo=UTC)}, {"at": None}]
+        yield [{"at": datetime(2026, 3, 1, 10, tzinfo=UTC)}]
 
 
 def test_the_cursor_is_the_largest_value_seen_and_never_moves_back() -> None:
@@ -61,7 +61,7 @@ def test_the_cursor_is_the_largest_value_seen_and_never_moves_back() -> None:
         for stream in read.streams():
             stream.read_all()
 
-    assert fresh.cursor == "2026-03-02T10:00:00+00:00"
+    assert fresh.cursor == "2026-03-02T10:00:00Z"  # timestamps are stored in UTC, as REST's
     assert behind.cursor == "2026-04-01"
 
 
@@ -89,3 +89,10 @@ def test_a_cursor_the_plugin_advances_to_is_stored_as_it_is() -> None:
     )
     assert [s.read_all().num_rows for s in read.streams()] == [1]
     assert read.cursor == "offset-7"
+
+
+def test_integers_beyond_64_bits_in_a_list_of_dicts_stay_exact() -> None:
+    table = as_arrow([{"id": 14933243513335727983}, {"id": 5}])
+
+    assert table.column("id").type == pa.uint64()
+    assert table.column("id").to_pylist() == [14933243513335727983, 5]
