@@ -117,6 +117,7 @@ def _count_in_sql(
     for predicate in predicates:
         by_columns.setdefault(predicate.columns, []).append(predicate)
     counts = {p.name: RuleCount() for p in predicates}
+    # With keep_rows, the rules judged per row are counted by the scan that collects their rows.
     per_row: list[_Predicate] = []
     for columns, group in by_columns.items():
         if _judge_per_value(con, batch, rows, columns, group):
@@ -124,15 +125,16 @@ def _count_in_sql(
                 _collect_by_value(con, frame, batch, columns[0], group, counts)
                 continue
             totals = _run(con, _tally_per_value(frame, columns[0], group))
+        elif keep_rows:
+            per_row.extend(group)
+            continue
         else:
             totals = _run(con, _tally(frame, group))
-            per_row.extend(group)
         for predicate in group:
             counts[predicate.name].failures = int(totals[predicate.name] or 0)
     if keep_rows:
-        failed = [p for p in per_row if counts[p.name].failures]
-        if failed:
-            _collect_in_one_scan(con, frame, failed, counts)
+        if per_row:
+            _collect_in_one_scan(con, frame, per_row, counts)
         return counts
     for predicate in predicates:
         if counts[predicate.name].failures:

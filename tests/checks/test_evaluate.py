@@ -254,3 +254,22 @@ def test_quarantine_and_counting_alone_agree_on_counts_and_samples(
         n: (c.failures, c.samples) for n, c in counted.items()
     }
     assert all(not c.failing_rows for c in counted.values())
+
+
+def test_quarantine_reads_no_rows_where_the_statistics_prove_every_rule_holds(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """With `keep_rows`, the rules of every column are one scan flagging the failing rows; its
+    filter still reaches the zone maps, so a batch that passes is answered without reading it."""
+    compiled = compile_checks(
+        TableChecks.model_validate({"columns": {"qty": {"min": 0, "max": 5}}})
+    )
+    profile = tmp_path / "profile.json"
+    con.execute("PRAGMA enable_profiling = 'json'")
+    con.execute(f"PRAGMA profiling_output = '{profile}'")
+    con.execute("""SET custom_profiling_settings = '{"CUMULATIVE_ROWS_SCANNED": "true"}'""")
+    counts = count_failures(compiled, con, "items", keep_rows=True, rows=10_000)
+    con.execute("PRAGMA disable_profiling")
+
+    assert {name: c.failures for name, c in counts.items()} == {"qty_min": 0, "qty_max": 0}
+    assert int(json.loads(profile.read_text())["cumulative_rows_scanned"]) == 0
