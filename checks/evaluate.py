@@ -117,13 +117,25 @@ def _count_in_sql(
     for predicate in predicates:
         by_columns.setdefault(predicate.columns, []).append(predicate)
     counts = {p.name: RuleCount() for p in predicates}
+    # With keep_rows, the rules judged per row are counted by the scan that collects their rows.
+    per_row: list[_Predicate] = []
     for columns, group in by_columns.items():
         if _judge_per_value(con, batch, rows, columns, group):
+            if keep_rows:
+                _collect_by_value(con, frame, batch, columns[0], group, counts)
+                continue
             totals = _run(con, _tally_per_value(frame, columns[0], group))
+        elif keep_rows:
+            per_row.extend(group)
+            continue
         else:
             totals = _run(con, _tally(frame, group))
         for predicate in group:
             counts[predicate.name].failures = int(totals[predicate.name] or 0)
+    if keep_rows:
+        if per_row:
+            _collect_in_one_scan(con, frame, per_row, counts)
+        return counts
     for predicate in predicates:
         if counts[predicate.name].failures:
             _collect_failures(frame, predicate, counts[predicate.name], keep_rows)
@@ -223,6 +235,98 @@ def _collect_failures(
         count.samples = sample.rows(named=True)
     if keep_rows:
         count.failing_rows = failing.select(ROW_ID).collect()[ROW_ID].to_list()
+
+
+def _flag(rule: str) -> str:
+    return f"__fails_{rule}"
+
+
+def _fill(count: RuleCount, predicate: _Predicate, failing: pl.DataFrame) -> None:
+    """Take `predicate`'s failures from `failing`, the rows failing it in row order: their
+    number, the first `SAMPLE_SIZE` of their values (as `_collect_failures` samples them) and
+    their row ids."""
+    count.failures = failing.height
+    count.failing_rows = failing[ROW_ID].to_list()
+    sample = failing.select(predicate.columns).head(SAMPLE_SIZE)
+    if len(predicate.columns) == 1:
+        count.samples = sample[sample.columns[0]].to_list()
+    elif predicate.columns:
+        count.samples = sample.rows(named=True)
+
+
+def _collect_in_one_scan(
+    con: duckdb.DuckDBPyConnection,
+    frame: nw.LazyFrame,
+    failed: list[_Predicate],
+    counts: dict[str, RuleCount],
+) -> None:
+    """Every failing row of the rules in `failed` (judged per row) in one scan, filtered to the
+    rows failing any of them and flagged per rule, rather than a filtered scan per rule."""
+    columns = sorted({c for p in failed for c in p.columns})
+    fails_any = reduce(or_, (~p.passes for p in failed))
+    query = frame.filter(fails_any).select(
+        [nw.col(ROW_ID), *(nw.col(c) for c in columns)]
+        + [(~p.passes).alias(_flag(p.name)) for p in failed]
+    )
+    rows = _fetch(con, query.to_native().sql_query())
+    for predicate in failed:
+        flag = pl.col(_flag(predicate.name)).fill_null(False)
+        _fill(counts[predicate.name], predicate, rows.filter(flag))
+
+
+def _collect_by_value(
+    con: duckdb.DuckDBPyConnection,
+    frame: nw.LazyFrame,
+    batch: str,
+    column: str,
+    group: list[_Predicate],
+    counts: dict[str, RuleCount],
+) -> None:
+    """The failures of `group`, rules on `column` alone judged once per distinct value: first
+    the failing distinct values, flagged per rule, then the rows holding them, found by value.
+
+    The failing values are gathered by a filtered aggregate (`list(...) FILTER`), which DuckDB
+    cannot push below the grouping back onto every row, as it would a `WHERE`."""
+    flags = [(~p.passes).alias(_flag(p.name)) for p in group]
+    values = (
+        frame.group_by(column)
+        .agg(nw.len().alias(ROWS_WITH_VALUE))
+        .select([nw.col(column).alias(ROWS_WITH_VALUE), *flags])
+    )
+    fails_any = " OR ".join(f"coalesce({quote(_flag(p.name))}, false)" for p in group)
+    listed = ", ".join(
+        f"list(coalesce({quote(_flag(p.name))}, false)) FILTER ({fails_any})" for p in group
+    )
+    found = con.execute(
+        f"SELECT list({quote(ROWS_WITH_VALUE)}) FILTER ({fails_any}), {listed}"
+        f" FROM ({values.to_native().sql_query()})"
+    ).fetchone()
+    assert found is not None
+    failing_values = found[0] or []
+    if not failing_values:
+        return
+    by_value = pl.DataFrame(
+        {"__value": failing_values} | {_flag(p.name): found[i + 1] for i, p in enumerate(group)},
+        strict=False,
+    )
+    con.register("__failing_values", by_value.to_arrow())
+    try:
+        rows = _fetch(
+            con,
+            f"SELECT b.rowid AS {ROW_ID}, b.{quote(column)}, "
+            + ", ".join(f"v.{quote(_flag(p.name))}" for p in group)
+            + f" FROM {batch} AS b JOIN __failing_values AS v"
+            f" ON b.{quote(column)} IS NOT DISTINCT FROM v.__value",
+        )
+    finally:
+        con.unregister("__failing_values")
+    for predicate in group:
+        _fill(counts[predicate.name], predicate, rows.filter(pl.col(_flag(predicate.name))))
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    """The rows `sql` returns, in row order (by `ROW_ID`)."""
+    return con.execute(sql).pl().sort(ROW_ID)
 
 
 def _count_in_python(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +184,92 @@ def test_rules_judged_per_distinct_value_count_every_row_that_fails_them(
     assert bad_code.samples == ["bad"] * 5
     assert bad_code.failing_rows == [row for row in range(10000) if row % 50 == 7]
     assert null_code.failing_rows == [row for row in range(10000) if row % 50 == 8]
+
+
+@pytest.fixture
+def orders(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """10,000 orders with failures in several rules: a negative quantity every 1,000th row, a
+    null amount every 2,500th, a refund larger than the amount every 3,000th, and an email
+    (50 addresses, repeating) with a comma every 50th row."""
+    con.execute(
+        "CREATE TABLE orders AS SELECT range AS id,"
+        " CASE WHEN range % 1000 = 3 THEN -range ELSE range % 7 END AS qty,"
+        " CASE WHEN range % 2500 = 4 THEN NULL ELSE (range % 90 + 10)::DECIMAL(8, 2) END AS amount,"
+        " CASE WHEN range % 3000 = 5 THEN 500 ELSE 1 END::DECIMAL(8, 2) AS refund,"
+        " 'c' || (range % 50) || CASE WHEN range % 50 = 6 THEN '@x,com' ELSE '@x.com' END AS email"
+        " FROM range(10000)"
+    )
+    return con
+
+
+ORDER_CHECKS = {
+    "columns": {
+        "qty": {"min": 0},
+        "amount": {"nullable": False},
+        "email": {"regex": r"^c\d+@x\.com$"},
+    },
+    "expressions": [{"name": "refund_within_amount", "expr": "refund <= amount"}],
+}
+
+
+def test_quarantine_finds_every_failing_row_of_every_rule_with_samples_in_row_order(
+    orders: duckdb.DuckDBPyConnection,
+) -> None:
+    """With `keep_rows`, each failing rule gets its count, all its failing row ids in row order,
+    and the values of its first five failing rows; the regex (judged per distinct email) finds
+    every row holding a failing address."""
+    compiled = compile_checks(TableChecks.model_validate(ORDER_CHECKS))
+
+    counts = count_failures(compiled, orders, "orders", keep_rows=True, rows=10_000)
+
+    assert {name: c.failures for name, c in counts.items()} == {
+        "qty_min": 10,
+        "amount_not_null": 4,
+        "email_regex": 200,
+        "refund_within_amount": 4,
+    }
+    assert counts["qty_min"].failing_rows == list(range(3, 10000, 1000))
+    assert counts["qty_min"].samples == [-3, -1003, -2003, -3003, -4003]
+    assert counts["amount_not_null"].failing_rows == [4, 2504, 5004, 7504]
+    assert counts["amount_not_null"].samples == [None] * 4
+    assert counts["email_regex"].failing_rows == list(range(6, 10000, 50))
+    assert counts["email_regex"].samples == ["c6@x,com"] * 5
+    assert counts["refund_within_amount"].failing_rows == [5, 3005, 6005, 9005]
+    assert counts["refund_within_amount"].samples == [
+        {"amount": Decimal(f"{row % 90 + 10}.00"), "refund": Decimal("500.00")}
+        for row in (5, 3005, 6005, 9005)
+    ]
+
+
+def test_quarantine_and_counting_alone_agree_on_counts_and_samples(
+    orders: duckdb.DuckDBPyConnection,
+) -> None:
+    """Collecting row ids changes nothing else the gate reports."""
+    compiled = compile_checks(TableChecks.model_validate(ORDER_CHECKS))
+
+    kept = count_failures(compiled, orders, "orders", keep_rows=True, rows=10_000)
+    counted = count_failures(compiled, orders, "orders", keep_rows=False, rows=10_000)
+
+    assert {n: (c.failures, c.samples) for n, c in kept.items()} == {
+        n: (c.failures, c.samples) for n, c in counted.items()
+    }
+    assert all(not c.failing_rows for c in counted.values())
+
+
+def test_quarantine_reads_no_rows_where_the_statistics_prove_every_rule_holds(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """With `keep_rows`, the rules of every column are one scan flagging the failing rows; its
+    filter still reaches the zone maps, so a batch that passes is answered without reading it."""
+    compiled = compile_checks(
+        TableChecks.model_validate({"columns": {"qty": {"min": 0, "max": 5}}})
+    )
+    profile = tmp_path / "profile.json"
+    con.execute("PRAGMA enable_profiling = 'json'")
+    con.execute(f"PRAGMA profiling_output = '{profile}'")
+    con.execute("""SET custom_profiling_settings = '{"CUMULATIVE_ROWS_SCANNED": "true"}'""")
+    counts = count_failures(compiled, con, "items", keep_rows=True, rows=10_000)
+    con.execute("PRAGMA disable_profiling")
+
+    assert {name: c.failures for name, c in counts.items()} == {"qty_min": 0, "qty_max": 0}
+    assert int(json.loads(profile.read_text())["cumulative_rows_scanned"]) == 0
