@@ -9,13 +9,13 @@ from collections.abc import Callable
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from platform_assets.config.env import interpolate
 from platform_assets.config.rest import (
     ApiKeyAuth,
     BasicAuth,
     BearerAuth,
     OAuth2ClientCredentials,
 )
+from resources.env import interpolate
 from resources.rest.errors import Redactor, RestError
 
 AuthConfig = ApiKeyAuth | BearerAuth | BasicAuth | OAuth2ClientCredentials

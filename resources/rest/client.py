@@ -25,8 +25,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from platform_assets.config.env import MissingVariableError
 from platform_assets.config.rest import ApiKeyAuth, ClientConfig, RateLimit
+from resources.env import MissingVariableError
 from resources.rest.auth import ClientCredentials, build_auth
 from resources.rest.errors import BODY_EXCERPT, Redactor, RestError, RestHTTPError
 from resources.rest.secrets import is_secret, origin, resolve

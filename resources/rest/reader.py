@@ -14,8 +14,8 @@ import pyarrow.compute as pc
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from platform_assets.config.env import MissingVariableError
 from platform_assets.config.rest import RestSource, RestTable, SinglePagePaginator
+from resources.env import MissingVariableError
 from resources.naming import normalized_records
 from resources.rest.client import RestClient
 from resources.rest.concurrency import ordered_parallel, prefetch
