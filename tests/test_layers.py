@@ -10,12 +10,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HIGHER = ("platform_assets", "checks", "sensors")
 
-# What still imports upward, to be removed as each reader takes plain arguments. The REST reader
-# and client still take the catalog's source, table and client models (the client translates
-# `auth` into the mechanisms of resources/rest/auth.py); the files reader its
-# `FileTable`. Nothing may be added here.
+# What still imports upward, to be removed as the REST reader and client take plain arguments:
+# they still take the catalog's source, table and client models (the client translates `auth`
+# into the mechanisms of resources/rest/auth.py). Nothing may be added here.
 ALLOWED = {
-    "resources/files.py": {"platform_assets.config.files"},
     "resources/rest/client.py": {"platform_assets.config.rest"},
     "resources/rest/reader.py": {"platform_assets.config", "platform_assets.config.rest"},
 }
