@@ -10,17 +10,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from platform_assets.config.files import FileTable
 from resources.duckdb_client import scratch_connection
 from resources.duckdb_sql import literal, quote
 from resources.errors import TributaryError
 from resources.file_ledger import FileVersion
-from resources.naming import ColumnNameError, renames
+from resources.naming import ColumnNameError, ColumnNaming, renames
 from resources.type_lattice import (
     INTEGER_TYPES,
     NULL,
@@ -33,6 +33,32 @@ from resources.type_lattice import (
     value_join,
 )
 from resources.warehouse_schema import SOURCE_FILE
+
+
+class FileTable(Protocol):
+    """What the files reader reads of a table's settings (the catalog's files table fits):
+    `path` a glob; `file_format` csv, tsv, json, jsonl or parquet; `compression` auto, gzip or
+    none; the CSV dialect (`separator`, `quote`, `header`, `null_strings`); `columns`
+    `{name: DuckDB type}` declared; `column_names` snake_case or keep."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def file_format(self) -> str: ...
+    @property
+    def compression(self) -> str: ...
+    @property
+    def separator(self) -> str: ...
+    @property
+    def quote(self) -> str: ...
+    @property
+    def header(self) -> bool: ...
+    @property
+    def null_strings(self) -> Sequence[str]: ...
+    @property
+    def columns(self) -> Mapping[str, str]: ...
+    @property
+    def column_names(self) -> ColumnNaming: ...
 
 
 class FileReadError(TributaryError):

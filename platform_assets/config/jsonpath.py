@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Annotated
 
-from jsonpath_ng import JSONPath
-from jsonpath_ng.exceptions import JsonPathParserError
-from jsonpath_ng.ext.parser import parse
 from pydantic import AfterValidator
 
+from resources.jsonpath import compiled
 
-@cache
-def compiled(path: str) -> JSONPath:
-    try:
-        return parse(path)
-    except (JsonPathParserError, Exception) as error:
-        raise ValueError(f"{path!r} is not a JSONPath: {error}") from None
+__all__ = ["JsonPath", "compiled"]
 
 
 def _json_path(value: str) -> str:

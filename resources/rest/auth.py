@@ -1,4 +1,5 @@
-"""Request authentication from the catalog's `auth`, its secrets resolved only at run time."""
+"""Request authentication mechanisms (`requests` auth), from plain resolved values: an API key
+in a header or the query, a bearer token, OAuth2 client credentials."""
 
 from __future__ import annotations
 
@@ -9,16 +10,7 @@ from collections.abc import Callable
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from platform_assets.config.env import interpolate
-from platform_assets.config.rest import (
-    ApiKeyAuth,
-    BasicAuth,
-    BearerAuth,
-    OAuth2ClientCredentials,
-)
 from resources.rest.errors import Redactor, RestError
-
-AuthConfig = ApiKeyAuth | BearerAuth | BasicAuth | OAuth2ClientCredentials
 
 
 class ApiKey(AuthBase):
@@ -44,18 +36,20 @@ class Bearer(AuthBase):
 
 class ClientCredentials(AuthBase):
     """OAuth2 client credentials: one token, shared by all threads, cached until it expires
-    (or `invalidate()` is called after a 401)."""
+    (or `invalidate()` is called after a 401). `scopes` go space-separated as `scope`."""
 
     def __init__(
         self,
-        config: OAuth2ClientCredentials,
+        token_url: str,
+        scopes: tuple[str, ...],
         client_id: str,
         client_secret: str,
         post: Callable[..., requests.Response],
         redact: Redactor,
         timeout: float,
     ) -> None:
-        self.config, self.client_id, self.client_secret = config, client_id, client_secret
+        self.token_url, self.scopes = token_url, scopes
+        self.client_id, self.client_secret = client_id, client_secret
         self._post, self._redact, self._timeout = post, redact, timeout
         self._lock = threading.Lock()
         self._token: str | None = None
@@ -75,9 +69,9 @@ class ClientCredentials(AuthBase):
 
     def _fetch(self) -> tuple[str, float]:
         data = {"grant_type": "client_credentials"}
-        if self.config.scopes:
-            data["scope"] = " ".join(self.config.scopes)
-        url = self.config.token_url
+        if self.scopes:
+            data["scope"] = " ".join(self.scopes)
+        url = self.token_url
         try:
             response = self._post(
                 url,
@@ -100,29 +94,3 @@ class ClientCredentials(AuthBase):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.token()}"
         return request
-
-
-def build_auth(
-    config: AuthConfig | None,
-    redact: Redactor,
-    post: Callable[..., requests.Response],
-    timeout: float,
-) -> AuthBase | None:
-    """The `requests` auth for `config`; every secret it resolves is given to `redact`."""
-
-    def secret(template: str) -> str:
-        value = interpolate(template)
-        redact.add(value)
-        return value
-
-    if config is None:
-        return None
-    if isinstance(config, ApiKeyAuth):
-        return ApiKey(config.name, secret(config.value), config.location)
-    if isinstance(config, BearerAuth):
-        return Bearer(secret(config.token))
-    if isinstance(config, BasicAuth):
-        return HTTPBasicAuth(secret(config.username), secret(config.password))
-    return ClientCredentials(
-        config, secret(config.client_id), secret(config.client_secret), post, redact, timeout
-    )

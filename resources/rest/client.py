@@ -16,7 +16,7 @@ from typing import Any
 import requests
 from pyrate_limiter import Duration, Limiter, Rate
 from requests.adapters import HTTPAdapter
-from requests.auth import AuthBase
+from requests.auth import AuthBase, HTTPBasicAuth
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -25,9 +25,16 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from platform_assets.config.env import MissingVariableError
-from platform_assets.config.rest import ApiKeyAuth, ClientConfig, RateLimit
-from resources.rest.auth import ClientCredentials, build_auth
+from platform_assets.config.rest import (
+    ApiKeyAuth,
+    Auth,
+    BasicAuth,
+    BearerAuth,
+    ClientConfig,
+    RateLimit,
+)
+from resources.env import MissingVariableError, interpolate
+from resources.rest.auth import ApiKey, Bearer, ClientCredentials
 from resources.rest.errors import BODY_EXCERPT, Redactor, RestError, RestHTTPError
 from resources.rest.secrets import is_secret, origin, resolve
 
@@ -75,6 +82,38 @@ def retry_after_seconds(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def build_auth(
+    config: Auth | None,
+    redact: Redactor,
+    post: Callable[..., requests.Response],
+    timeout: float,
+) -> AuthBase | None:
+    """The `requests` auth for `config`; every secret it resolves is given to `redact`."""
+
+    def secret(template: str) -> str:
+        value = interpolate(template)
+        redact.add(value)
+        return value
+
+    if config is None:
+        return None
+    if isinstance(config, ApiKeyAuth):
+        return ApiKey(config.name, secret(config.value), config.location)
+    if isinstance(config, BearerAuth):
+        return Bearer(secret(config.token))
+    if isinstance(config, BasicAuth):
+        return HTTPBasicAuth(secret(config.username), secret(config.password))
+    return ClientCredentials(
+        config.token_url,
+        config.scopes,
+        secret(config.client_id),
+        secret(config.client_secret),
+        post,
+        redact,
+        timeout,
+    )
 
 
 def _limiter(rate: RateLimit | None) -> Limiter | None:

@@ -7,13 +7,30 @@ filtering by timestamp accept.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Protocol
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from platform_assets.config.rest import Incremental
 from resources.cursors import column_maximum, order_key, parse_timestamp, start_from
 from resources.rest.errors import RestError
 from resources.rest.records import SEPARATOR
+
+
+class Incremental(Protocol):
+    """What incremental loading reads of a table's settings (the catalog's `incremental` fits):
+    `cursor_field` (`a.b` reaches into nested objects), `initial_value` and `end_value` as the
+    API spells them, `lookback` subtracted from the last cursor."""
+
+    @property
+    def cursor_field(self) -> str: ...
+    @property
+    def initial_value(self) -> str | None: ...
+    @property
+    def end_value(self) -> str | None: ...
+    @property
+    def lookback(self) -> timedelta | None: ...
 
 
 def column_name(cursor_field: str) -> str:

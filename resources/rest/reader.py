@@ -14,8 +14,9 @@ import pyarrow.compute as pc
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from platform_assets.config.env import MissingVariableError
-from platform_assets.config.rest import RestSource, RestTable, SinglePagePaginator
+from platform_assets.config import rest as config
+from platform_assets.config.rest import RestSource, RestTable
+from resources.env import MissingVariableError
 from resources.naming import normalized_records
 from resources.rest.client import RestClient
 from resources.rest.concurrency import ordered_parallel, prefetch
@@ -28,7 +29,17 @@ from resources.rest.errors import (
 )
 from resources.rest.exact import InexactNumberError, column, loads
 from resources.rest.incremental import before_end, require_cursor
-from resources.rest.paginators import Fetched, PageRequest, Paging
+from resources.rest.paginators import (
+    CursorPaginator,
+    Fetched,
+    LinkHeaderPaginator,
+    NextUrlPaginator,
+    OffsetPaginator,
+    PageNumberPaginator,
+    PageRequest,
+    Paginator,
+    SinglePagePaginator,
+)
 from resources.rest.records import SEPARATOR, flatten, records_at
 from resources.rest.secrets import is_secret, resolve
 
@@ -49,6 +60,38 @@ class Batch:
 def parent_column(table: str, field_path: str) -> str:
     """The column a dependent table gets for the parent value its rows were fetched for."""
     return f"_{table}_{field_path.replace('.', SEPARATOR)}"
+
+
+def paginator_for(paginator: config.Paginator | None) -> Paginator:
+    """A fresh paginator (its own loop-detection state) for one endpoint call, from the
+    catalog's paginator settings; none set is a single page."""
+    match paginator:
+        case None | config.SinglePagePaginator():
+            return SinglePagePaginator()
+        case config.PageNumberPaginator():
+            return PageNumberPaginator(
+                paginator.page_param,
+                paginator.base_page,
+                paginator.total_path,
+                paginator.total_counts,
+                paginator.maximum_page,
+            )
+        case config.OffsetPaginator():
+            return OffsetPaginator(
+                paginator.offset_param,
+                paginator.limit_param,
+                paginator.limit,
+                paginator.total_path,
+                paginator.maximum_offset,
+            )
+        case config.CursorPaginator():
+            return CursorPaginator(
+                paginator.cursor_path, paginator.cursor_param, paginator.has_more_path
+            )
+        case config.LinkHeaderPaginator():
+            return LinkHeaderPaginator(paginator.rel)
+        case config.NextUrlPaginator():
+            return NextUrlPaginator(paginator.next_url_path)
 
 
 class RestReader(ConfigurableResource):
@@ -88,9 +131,7 @@ class _TableFetcher:
     ) -> None:
         self.client, self.source, self.table, self.start = client, source, table, start
         endpoint = table.endpoint
-        self.paginator = (
-            endpoint.paginator or source.client.paginator or SinglePagePaginator(type="single_page")
-        )
+        self.paginator = endpoint.paginator or source.client.paginator
 
     def request(self, path: str) -> PageRequest:
         endpoint, incremental = self.table.endpoint, self.table.incremental
@@ -112,7 +153,7 @@ class _TableFetcher:
         return PageRequest(url=self.client.url(path), params=params, json=body)
 
     def pages(self, request: PageRequest) -> Iterator[Batch]:
-        paging = Paging(self.paginator)
+        paging = paginator_for(self.paginator)
         next_request: PageRequest | None = paging.first(request)
         first = True
         while next_request is not None:

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from platform_assets.config.jsonpath import compiled
+from resources.jsonpath import compiled
 from resources.rest.errors import RestError
 from resources.rest.exact import (
     MAX_DIGITS,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from platform_assets.config.env import interpolate, references
+from resources.env import interpolate, references
 from resources.rest.errors import Redactor
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
