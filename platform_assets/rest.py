@@ -56,21 +56,6 @@ def child_table_name(table: RestTable, field: str) -> str:
     return f"{table.name}__{field}"
 
 
-def last_cursor(warehouse: Warehouse, source: str, table: str) -> str | None:
-    """The cursor the last successful load of the table reached (read-only, closed at once)."""
-    if not warehouse.file.exists():
-        return None
-    with warehouse.read_only() as con:
-        try:
-            row = con.execute(
-                "SELECT cursor_value FROM _tributary.state WHERE source = ? AND table_name = ?",
-                [source, table],
-            ).fetchone()
-        except duckdb.CatalogException:
-            return None
-    return None if row is None else row[0]
-
-
 def parent_values(warehouse: Warehouse, source: RestSource, table: RestTable) -> list[Any]:
     """The distinct values of `{parent.field}` in the parent table, already loaded."""
     parent = table.endpoint.parent
@@ -152,7 +137,7 @@ def load_rest_table(
         try:
             last = None
             if incremental and not full_refresh:
-                last = last_cursor(warehouse, source.name, table.name)
+                last = warehouse.stored_cursor(source.name, table.name)
             start = start_value(incremental, last) if incremental else None
             parents = parent_values(warehouse, source, table) if table.endpoint.parent else None
             cursor = _stage(reader, client, source, table, load, start, parents, full_refresh)

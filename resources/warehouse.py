@@ -969,6 +969,21 @@ class Warehouse(ConfigurableResource):
                 finally:
                     con.close()
 
+    def stored_cursor(self, source: str, table: str) -> str | None:
+        """The incremental cursor the last successful load of `source.table` stored in
+        `_tributary.state`, or None (read-only, closed at once)."""
+        if not self.file.exists():
+            return None
+        with self.read_only() as con:
+            try:
+                row = con.execute(
+                    "SELECT cursor_value FROM _tributary.state WHERE source = ? AND table_name = ?",
+                    [source, table],
+                ).fetchone()
+            except duckdb.CatalogException:
+                return None
+        return None if row is None or row[0] is None else str(row[0])
+
     def stored_columns(self, schema: str, table: str) -> dict[str, str] | None:
         """Column name → type of a stored table, or None if the warehouse has no such table."""
         if not self.file.exists():

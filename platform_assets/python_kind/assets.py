@@ -11,7 +11,6 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 from dagster import AssetsDefinition, ConfigurableResource
 from pydantic import Field
 
@@ -23,7 +22,7 @@ from platform_assets.python_kind.reader import PluginRead
 from resources.cursors import start_from
 from resources.rest.client import RestClient
 from resources.rest.errors import Redactor, RestError
-from resources.warehouse import Load, Warehouse
+from resources.warehouse import Load
 from resources.write_dispositions import WriteSpec
 from tributary.source import DataSource, PluginError, State, TableRequest
 
@@ -53,21 +52,6 @@ class PluginRunner(ConfigurableResource):
                 client.close()
 
 
-def stored_cursor(warehouse: Warehouse, source: str, table: str) -> str | None:
-    """The cursor the last successful load of the table stored, or None."""
-    if not warehouse.file.exists():
-        return None
-    with warehouse.read_only() as con:
-        try:
-            row = con.execute(
-                "SELECT cursor_value FROM _tributary.state WHERE source = ? AND table_name = ?",
-                [source, table],
-            ).fetchone()
-        except duckdb.CatalogException:
-            return None
-    return None if row is None else row[0]
-
-
 def table_write_spec(source: SourceConfig, table: TableConfig) -> WriteSpec:
     """The write, with merges keeping the latest row of a key by the cursor field."""
     assert isinstance(table, PythonTable)
@@ -80,7 +64,7 @@ def _extract(runner: PluginRunner, source: SourceConfig, table: TableConfig) -> 
     incremental = table.incremental
 
     def stage(load: Load) -> str | None:
-        last = stored_cursor(load.warehouse, source.name, table.name)
+        last = load.warehouse.stored_cursor(source.name, table.name)
         state = State(last_cursor=last, cursor_field=None)
         if incremental is not None:
             state.cursor = start_from(last, incremental.initial_value, incremental.lookback)
