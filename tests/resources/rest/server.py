@@ -21,14 +21,19 @@ from resources.rest.client import RestClient
 Handler = Callable[[Request], Response]
 
 
-@pytest.fixture
-def api() -> Iterator[HTTPServer]:
+def local_server() -> Iterator[HTTPServer]:
+    """A real HTTP server on 127.0.0.1 (a free port), stopped afterwards: a fixture's body."""
     server = HTTPServer(host="127.0.0.1", threaded=True)
     server.start()
     yield server
     server.clear()
     if server.is_running():
         server.stop()
+
+
+@pytest.fixture
+def api() -> Iterator[HTTPServer]:
+    yield from local_server()
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -12,7 +12,7 @@ from werkzeug import Request, Response
 
 from resources.rest.errors import RestError
 from resources.rest.reader import RestReader
-from tests.resources.rest.server import api, json_response, read, source
+from tests.resources.rest.server import api, json_response, local_server, read, source
 
 __all__ = ["api"]
 
@@ -25,12 +25,7 @@ SECRET_CLIENT = {
 @pytest.fixture
 def elsewhere() -> Iterator[HTTPServer]:
     """A second server: same host, another port, so another origin."""
-    server = HTTPServer(host="127.0.0.1", threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
+    yield from local_server()
 
 
 @pytest.fixture(autouse=True)
