@@ -929,30 +929,25 @@ class Warehouse(ConfigurableResource):
     def transaction(
         self,
         work: Callable[[duckdb.DuckDBPyConnection], _T],
-        attach: Path | None = None,
         timeout: float | None = None,
     ) -> _T:
         """Run `work` in one transaction on a read-write connection, one writer at a time,
         waiting at most `timeout` seconds for it (default: the lock timeout)."""
-        with self.writer(attach, timeout=timeout) as con:
+        with self.writer(timeout=timeout) as con:
             return in_transaction(con, work)
 
     @contextlib.contextmanager
     def writer(
         self,
-        attach: Path | None = None,
         attachments: Mapping[str, Path] | None = None,
         timeout: float | None = None,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """The read-write connection, held by one writer at a time (a file lock), with batch
         tables that a dead writer left behind dropped first, and its file written back to disk
-        as it goes (see `resources.writeback`). `attach` is a staging file, attached read-only
-        as `__stage`; `attachments` more of them, by alias. Waits at most `timeout` seconds
+        as it goes (see `resources.writeback`). `attachments` are staging files, attached
+        read-only by alias (`__stage` is a load's own). Waits at most `timeout` seconds
         (default: the lock timeout) for other writers and readers; raises filelock.Timeout or
         DuckDB's lock error after that."""
-        stages = dict(attachments or {})
-        if attach is not None:
-            stages["__stage"] = attach
         wait = self.lock_timeout_seconds if timeout is None else timeout
         self.file.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.file) + ".lock", timeout=wait):
@@ -963,7 +958,7 @@ class Warehouse(ConfigurableResource):
             with background_writeback(self.file, self.writeback_seconds):
                 try:
                     drop_orphan_batches(con)
-                    for alias, path in stages.items():
+                    for alias, path in (attachments or {}).items():
                         con.execute(f"ATTACH {literal(str(path))} AS {alias} (READ_ONLY)")
                     yield con
                 finally:
