@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,26 +18,9 @@ from filelock import FileLock
 from pydantic import Field
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-_URL_CREDENTIALS = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]+@", re.I
-)
-_SECRET_PARAMETER = re.compile(
-    r"(?P<name>\b[\w-]*(?:token|password|passwd|pwd|secret|api[_-]?key|apikey|signature|"
-    r"auth|key)\b\s*[=:]\s*)(?P<value>[^&\s'\"]+)",
-    re.I,
-)
-_BEARER = re.compile(r"(?P<name>\bBearer\s+)(?P<value>[A-Za-z0-9._~+/=-]+)", re.I)
+from resources.redaction import redact
+
 _VOLATILE = re.compile(r"\b[0-9a-f]{6,}\b|\d+", re.I)
-REDACTED = "***"
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with every value in `secrets`, URL passwords and token-like parameters masked."""
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
-    text = _SECRET_PARAMETER.sub(lambda m: f"{m['name']}{REDACTED}", text)
-    return _BEARER.sub(lambda m: f"{m['name']}{REDACTED}", text)
 
 
 def is_transient(error: BaseException) -> bool:

@@ -24,7 +24,8 @@ from pydantic_core import core_schema
 
 from platform_assets.config.env import interpolate
 from resources.errors import TributaryError
-from resources.rest.errors import Redactor, RestResponseError
+from resources.redaction import Redactor
+from resources.rest.errors import RestResponseError
 
 if TYPE_CHECKING:
     from resources.rest.client import RestClient

@@ -20,8 +20,9 @@ from platform_assets.loading import EXPECTED_ERRORS, Extract, write_spec
 from platform_assets.python_kind.config import PythonSource, PythonTable
 from platform_assets.python_kind.reader import PluginRead
 from resources.cursors import start_from
+from resources.redaction import Redactor
 from resources.rest.client import RestClient
-from resources.rest.errors import Redactor, RestError
+from resources.rest.errors import RestError
 from resources.warehouse import Load
 from resources.write_dispositions import WriteSpec
 from tributary.source import DataSource, PluginError, State, TableRequest

@@ -10,7 +10,8 @@ from collections.abc import Callable
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from resources.rest.errors import Redactor, RestError
+from resources.redaction import Redactor
+from resources.rest.errors import RestError
 
 
 class ApiKey(AuthBase):

@@ -34,8 +34,9 @@ from platform_assets.config.rest import (
     RateLimit,
 )
 from resources.env import MissingVariableError, interpolate
+from resources.redaction import Redactor
 from resources.rest.auth import ApiKey, Bearer, ClientCredentials
-from resources.rest.errors import BODY_EXCERPT, Redactor, RestError, RestHTTPError
+from resources.rest.errors import BODY_EXCERPT, RestError, RestHTTPError
 from resources.rest.secrets import is_secret, origin, resolve
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})

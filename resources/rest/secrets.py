@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from resources.env import interpolate, references
-from resources.rest.errors import Redactor
+from resources.redaction import Redactor
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 

@@ -8,7 +8,8 @@ import pytest
 import requests
 from pytest_httpserver import HTTPServer
 
-from resources.alerts import AlertSink, fingerprint, redact
+from resources.alerts import AlertSink, fingerprint
+from resources.redaction import redact
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
