@@ -18,12 +18,12 @@ from platform_assets.config import rest as config
 from platform_assets.config.rest import RestSource, RestTable
 from resources.env import MissingVariableError
 from resources.naming import normalized_records
+from resources.redaction import Redactor
 from resources.rest.client import RestClient
 from resources.rest.concurrency import ordered_parallel, prefetch
 from resources.rest.errors import (
     BODY_EXCERPT,
     PaginationLoopError,
-    Redactor,
     RestError,
     RestResponseError,
 )
