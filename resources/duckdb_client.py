@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.util
 import sys
 
 import duckdb
-
-
-class _PandasIsMissing(importlib.abc.MetaPathFinder):
-    """Answers `import pandas` with Python's own error at once, without searching `sys.path`."""
-
-    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
-        if fullname == "pandas":
-            raise ModuleNotFoundError("No module named 'pandas'", name="pandas")
-        return None
 
 
 def remember_missing_pandas() -> None:
@@ -24,13 +14,16 @@ def remember_missing_pandas() -> None:
     DuckDB's client tries to import pandas whenever it converts a Python value (a statement's
     parameters, each constant of a narwhals expression) and does not remember that it failed:
     every attempt searches `sys.path` again. The quality gate alone builds about 75 constants.
-    The error is Python's usual one, word for word: pandera tells "pandas is not installed"
-    from other import errors by that text.
+    `None` in `sys.modules` is Python's own record of a module that cannot be imported.
+
+    pandera, imported with numpy installed, tries pandas and tells "not installed" from other
+    import errors by the text of the error, which `None` changes: where numpy is installed this
+    waits until pandera is imported (`checks.evaluate` calls it again then).
     """
     if "pandas" in sys.modules or importlib.util.find_spec("pandas") is not None:
         return
-    if not any(isinstance(finder, _PandasIsMissing) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _PandasIsMissing())
+    if "pandera" in sys.modules or importlib.util.find_spec("numpy") is None:
+        sys.modules["pandas"] = None  # type: ignore[assignment]
 
 
 def scratch_connection() -> duckdb.DuckDBPyConnection:

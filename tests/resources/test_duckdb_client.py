@@ -45,3 +45,21 @@ def test_statements_with_parameters_do_not_search_for_a_missing_pandas(spy: Look
             con.execute("INSERT INTO t VALUES (?, ?)", [n, "x"])
 
     assert "pandas" not in spy.looked_for
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("pandas") is not None or importlib.util.find_spec("numpy") is None,
+    reason="only matters with numpy and without pandas",
+)
+def test_pandera_still_imports_after_resources_where_numpy_is_installed() -> None:
+    """pandera tries pandas once numpy imports, and tells "not installed" from other import
+    errors by the error's text: remembering the missing pandas must not change that text."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import resources, pandera.polars, duckdb; duckdb.sql('SELECT 1')"],
+        capture_output=True,
+        text=True,
+    )
+
+    assert done.returncode == 0, done.stderr
