@@ -43,13 +43,6 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
 )
 
-# Upward imports still to be removed (the REST reader and client still take the catalog's
-# models). Nothing may be added here.
-ALLOWED: dict[str, set[str]] = {
-    "resources.rest.client": {"platform_assets.config.rest"},
-    "resources.rest.reader": {"platform_assets.config", "platform_assets.config.rest"},
-}
-
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
@@ -102,7 +95,7 @@ def import_graph() -> dict[str, set[str]]:
         for imported in runtime_imports(ast.parse(path.read_text(), filename=str(path))):
             while imported and imported not in modules:
                 imported = imported.rpartition(".")[0]
-            if imported and imported != name and imported not in ALLOWED.get(name, set()):
+            if imported and imported != name:
                 targets.add(imported)
         graph[name] = targets
     return graph
@@ -191,17 +184,6 @@ def test_no_import_cycle_between_floors() -> None:
     found = cycles(floor_graph(import_graph()))
 
     assert not found, f"floors importing each other: {found}"
-
-
-def test_the_allow_list_names_only_imports_that_remain() -> None:
-    modules = project_modules()
-    stale = {
-        module: sorted(names - runtime_imports(ast.parse(modules[module].read_text())))
-        for module, names in ALLOWED.items()
-        if names - runtime_imports(ast.parse(modules[module].read_text()))
-    }
-
-    assert not stale, f"remove from ALLOWED, these imports are gone: {stale}"
 
 
 def test_every_module_has_a_floor() -> None:
