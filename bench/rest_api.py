@@ -149,7 +149,7 @@ def _landed(database: Path, table: str) -> int:
 
 
 def _source(url: str) -> Any:
-    from platform_assets.config.rest import RestSource
+    from platform_assets.rest_kind.config import RestSource
 
     return RestSource.model_validate(
         {
@@ -177,8 +177,8 @@ def _source(url: str) -> Any:
 
 
 def tributary(url: str, work: Path) -> tuple[int, float, float]:
-    from platform_assets.rest import load_rest_table
-    from resources.rest import RestReader
+    from platform_assets.rest_kind.assets import load_rest_table
+    from platform_assets.rest_kind.reader import RestReader
     from resources.warehouse import Warehouse
 
     started = time.perf_counter()
@@ -198,8 +198,8 @@ def dagster(url: str, work: Path) -> tuple[int, float, float]:
     started = time.perf_counter()
     from dagster import DagsterInstance, materialize
 
-    from platform_assets.rest import build_rest_assets
-    from resources.rest import RestReader
+    from platform_assets.rest_kind.assets import build_rest_assets
+    from platform_assets.rest_kind.reader import RestReader
     from resources.warehouse import Warehouse
 
     assets = build_rest_assets(_source(url))

@@ -72,9 +72,9 @@ def tributary_load(input_path: str, workdir: str, write: str = "merge") -> None:
     from dagster import DagsterInstance
 
     from platform_assets.catalog import load_catalog
+    from platform_assets.files_kind.reader import FileReader
     from platform_assets.kinds import config_models
     from platform_assets.runner import run_sources
-    from resources.files import FileReader
     from resources.warehouse import Warehouse
 
     resources = {

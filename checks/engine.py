@@ -10,15 +10,18 @@ the catalog's.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import duckdb
 import narwhals.stable.v1 as nw
 
 from checks.evaluate import is_builtin
 from checks.rules import value_checks
-from platform_assets.config.checks import ColumnChecks
 from resources.duckdb_client import scratch_connection
 from resources.duckdb_sql import quote
+
+if TYPE_CHECKING:  # the catalog's model, read for its fields: the catalog imports this layer
+    from platform_assets.config.checks import ColumnChecks
 
 _TYPE_FREE_ERRORS = (duckdb.CatalogException, duckdb.ParserException, duckdb.InvalidInputException)
 """Errors DuckDB raises whatever the columns' types: an unknown function, SQL it cannot parse, a

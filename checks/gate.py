@@ -12,16 +12,18 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from checks.evaluate import SAMPLE_SIZE, count_failures
 from checks.rules import CompiledChecks, Rule
-from platform_assets.config.base import TableConfig
 from resources.duckdb_sql import quote
 from resources.errors import TributaryError
 from resources.uniqueness import KeyCounts, key_counts
+
+if TYPE_CHECKING:  # the catalog's model, read for its fields: the catalog imports this layer
+    from platform_assets.config.base import TableConfig
 
 
 class _Columns(dict[str, str]):

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandera.polars as pa
 
 from checks.expressions import RowCondition, parse_condition
-from platform_assets.config.checks import ColumnChecks, TableChecks
 from resources.naming import snake_case
+
+if TYPE_CHECKING:  # the catalog's models, read for their fields: the catalog imports this layer
+    from platform_assets.config.checks import ColumnChecks, TableChecks
 
 RuleKind = Literal["value", "not_null", "expression", "unique", "dtype", "table", "model"]
 

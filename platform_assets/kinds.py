@@ -1,6 +1,6 @@
-"""The registry of source kinds. A kind is a config model, an asset builder and the reader
-resource it needs. Built-in kinds are listed here; a package adds its own by exposing a
-`SourceKind` under the `tributary.kinds` entry-point group."""
+"""The registry of source kinds. A kind is one folder (`platform_assets/<name>_kind/`) whose
+`__init__` exposes `KIND`, a `SourceKind`; built-in kinds are listed here, and a package adds
+its own by exposing a `SourceKind` under the `tributary.kinds` entry-point group."""
 
 from __future__ import annotations
 
@@ -8,33 +8,14 @@ from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import entry_points
 
-from platform_assets import settings
 from platform_assets.config.base import SourceConfig
-from platform_assets.config.files import FilesSource
-from platform_assets.config.rest import RestSource
-from platform_assets.files import build_files_assets
+from platform_assets.files_kind import KIND as FILES
 from platform_assets.python_kind import KIND as PYTHON
-from platform_assets.rest import build_rest_assets
+from platform_assets.rest_kind import KIND as REST
 from platform_assets.source_kind import SourceKind
-from resources.files import FileReader
-from resources.rest import RestReader
 
 __all__ = ["BUILT_IN", "SourceKind", "config_models", "registered_kinds"]
 
-
-FILES = SourceKind(
-    name="files",
-    config=FilesSource,
-    build_assets=build_files_assets,
-    resources=lambda: {"files": FileReader(root=str(settings.project_root()))},
-)
-
-REST = SourceKind(
-    name="rest",
-    config=RestSource,
-    build_assets=build_rest_assets,
-    resources=lambda: {"rest": RestReader(cache_dir=str(settings.resolve("data/.cache")))},
-)
 
 BUILT_IN: tuple[SourceKind, ...] = (FILES, REST, PYTHON)
 

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 
 from platform_assets import settings
 from platform_assets.catalog import Catalog, load_catalog
+from platform_assets.files_kind.reader import FileReader
 from platform_assets.kinds import SourceKind, config_models, registered_kinds
 from platform_assets.models import build_model_assets, load_models
-from resources.files import FileReader
 from resources.io_manager import warehouse_only_io_manager
 from resources.warehouse import Warehouse
 from sensors.automation import build_sensors_and_schedules

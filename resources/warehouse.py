@@ -4,6 +4,9 @@ A load stages its batch in a private DuckDB file (no warehouse lock held while a
 or plans a scan of local files. Holding the warehouse, it writes the batch into a scratch table,
 then judges and lands it with the load record, the incremental cursor and any schema changes in
 one transaction. Writers are serialized by a file lock; readers retry while a writer commits.
+
+`Load.commit` is the one place a load reads top to bottom (stage, plan, batch, gate, write by
+disposition, record); the SQL of each step is in `resources.write_dispositions`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 from resources import file_ledger
 from resources.duckdb_client import scratch_connection
-from resources.duckdb_sql import column_list, literal, quote
+from resources.duckdb_sql import literal, quote
 from resources.file_ledger import FilePlan, FileVersion
 from resources.quarantine import forget_files, quarantine_where, record_verdict
 from resources.schema_evolution import (
@@ -38,19 +41,31 @@ from resources.schema_evolution import (
 )
 from resources.type_lattice import is_null_type
 from resources.uniqueness import KeyCounts
-from resources.warehouse_schema import SOURCE_FILE, ensure_platform_schema
+from resources.warehouse_schema import ensure_platform_schema
 from resources.write_dispositions import (
+    INTO_EXISTING,
     Lineage,
     WriteOutcome,
     WriteSpec,
+    clear_for_refresh,
     count_rows,
     create_batch,
+    data_columns,
     drop_batch,
     drop_orphan_batches,
+    empty,
+    existing_columns,
+    fit_target,
+    parent_keys,
+    refuse_empty,
+    refuse_null_keys,
+    rename_into_place,
+    replace,
+    replaced_rows,
     resolve_repeated_keys,
+    run_delete,
     schema_exists,
-    write_batch,
-    write_nothing,
+    stale_children,
 )
 from resources.writeback import background_writeback
 
@@ -214,133 +229,6 @@ class _Files:
     rows_sql: Callable[[Sequence[FileVersion]], str]
 
 
-def _root_id(keys: Sequence[str]) -> str:
-    """SQL for a row's key as its child rows' root key holds it: the key's text, several key
-    columns joined by `|`."""
-    if len(keys) == 1:
-        return f"{quote(keys[0])}::VARCHAR"
-    return "concat_ws('|', " + ", ".join(f"{quote(k)}::VARCHAR" for k in keys) + ")"
-
-
-def _parent_keys(
-    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, lineage: Lineage
-) -> str | None:
-    """A temporary table (`id`) of the keys of the parent rows about to land, or None when the
-    parent has no key (its children cannot be told apart by parent)."""
-    if not spec.primary_key:
-        return None
-    parents = f'temp.main."__parents_{lineage.load_id}"'
-    con.execute(
-        f"CREATE TEMP TABLE {parents} AS SELECT DISTINCT {_root_id(spec.primary_key)} AS id "
-        f"FROM {batch}"
-    )
-    return parents
-
-
-def _stale_children(
-    con: duckdb.DuckDBPyConnection,
-    spec: WriteSpec,
-    batch: str | None,
-    root: str,
-    parents: str | None,
-    load_id: str,
-) -> str | None:
-    """Under merge, before the child write: the DELETE to run after it for the stored child
-    rows of the parents being written that the new batch no longer lists (a label removed
-    upstream). Found while the batch exists; deleting first would stop the write from altering
-    the table. None when there are none."""
-    if parents is None or spec.write != "merge" or spec.full_refresh:
-        return None
-    if not _table_exists(con, spec):
-        return None
-    keys = column_list(spec.primary_key)
-    listed = ""
-    if batch is not None:
-        same = " AND ".join(
-            f"b.{quote(k)}::VARCHAR = t.{quote(k)}::VARCHAR" for k in spec.primary_key
-        )
-        listed = f" AND NOT EXISTS (SELECT 1 FROM {batch} b WHERE {same})"
-    stale = f'temp.main."__stale_{load_id}"'
-    con.execute(
-        f"CREATE TEMP TABLE {stale} AS SELECT {keys} FROM {spec.target} t WHERE EXISTS "
-        f"(SELECT 1 FROM {parents} p WHERE p.id = t.{quote(root)}::VARCHAR){listed}"
-    )
-    return _delete_keys(con, spec, stale)
-
-
-def _replaced_rows(
-    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, files: FilePlan, load_id: str
-) -> str | None:
-    """Before the write, the DELETE to run after it for the rows that earlier versions of the
-    files read again landed: under append all of them; under merge those whose key the new
-    batch no longer holds (the merge updates the rest), found while the batch still exists.
-    (DuckDB refuses to alter a table a transaction has already deleted from, and the write may
-    alter the target.) None when there are none."""
-    if not files.replaced or spec.write not in ("append", "merge") or spec.full_refresh:
-        return None
-    if not _table_exists(con, spec) or SOURCE_FILE not in columns_of(con, spec.target):
-        return None
-    names = ", ".join(literal(name) for name in files.replaced)
-    of_files = f"{quote(SOURCE_FILE)}::VARCHAR IN ({names})"
-    if spec.write == "append":
-        return (
-            f"DELETE FROM {spec.target} t "
-            f"WHERE t.{of_files} AND t._load_id <> {literal(load_id)}::UUID"
-        )
-    # The keys are compared in polars, as `resources.uniqueness` counts them: an anti-join of
-    # millions of keys takes it a fraction of what DuckDB's hash join costs inside the load.
-    select = f"SELECT {_key_select(con, spec, batch, spec.target)} FROM {spec.target} "
-    before = con.execute(f"{select}WHERE {of_files}").pl()
-    now = con.execute(f"SELECT {_key_select(con, spec, batch, batch)} FROM {batch}").pl()
-    gone = before.join(now, on=list(spec.primary_key), how="anti", nulls_equal=True)
-    if gone.is_empty():
-        return None
-    keys = f'temp.main."__replaced_{load_id}"'
-    con.register("__gone", gone)
-    try:
-        con.execute(f"CREATE TEMP TABLE {keys} AS SELECT * FROM __gone")
-    finally:
-        con.unregister("__gone")
-    return _delete_keys(con, spec, keys)
-
-
-def _key_select(con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, relation: str) -> str:
-    """The primary key columns of `relation` (the target or the batch) for matching the two: in
-    their own type where batch and target agree (a plain hash join), as text where they
-    differ."""
-    stored, incoming = columns_of(con, spec.target), columns_of(con, batch)
-    return ", ".join(
-        f"{quote(k)} AS {quote(k)}"
-        if stored.get(k) == incoming.get(k)
-        else f"{quote(k)}::VARCHAR AS {quote(k)}"
-        for k in spec.primary_key
-    )
-
-
-def _delete_keys(con: duckdb.DuckDBPyConnection, spec: WriteSpec, keys: str) -> str | None:
-    """The DELETE of the target's rows whose key is in `keys` (a table), None if it is empty."""
-    if not count_rows(con, keys):
-        return None
-    match = " AND ".join(f"k.{quote(c)} = t.{quote(c)}" for c in spec.primary_key)
-    return f"DELETE FROM {spec.target} t USING {keys} k WHERE {match}"
-
-
-def _run_delete(con: duckdb.DuckDBPyConnection, delete: str | None) -> int:
-    """Run a DELETE made before the write; returns how many rows went."""
-    if delete is None:
-        return 0
-    deleted = con.execute(delete).fetchone()
-    return int(deleted[0]) if deleted else 0
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> bool:
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [spec.target_schema, spec.target_table],
-    ).fetchone()
-    return bool(found and found[0])
-
-
 class Load:
     """One batch on its way to one table. Made by `Warehouse.load()`; see there.
 
@@ -490,9 +378,20 @@ class Load:
         `_tributary.check_results`; a blocked batch goes whole to `_tributary.quarantine` and
         lands nothing (nor moves the cursor); quarantined rows are set aside and the rest land.
         Under merge and scd2, the batch is first reduced to one row per key, so the gate judges
-        the rows that would land. (The batches' rows are written just before, into scratch
-        tables: see `_write`.)
+        the rows that would land.
+
+        The load, top to bottom (every step below is a call that returns here; the SQL of each
+        write disposition is in `resources.write_dispositions`):
+
+        1. stage: the staging files are closed and attached to the writer;
+        2. plan, holding the warehouse: which rows arrive (`_plan_files`, `_rows_sql`);
+        3. the batch tables: each batch written once, with lineage, into a scratch table,
+           committed on its own (`_create_batches`);
+        4. one transaction (`_land`): repeated keys resolved, the gate, the rows written by
+           disposition (`_write_rows`), the file ledger, the child batches (`_land_child`), the
+           load record and cursor (`_record`). On any error the scratch tables are dropped.
         """
+        # 1. stage
         stages = {}
         for alias, load in self._stages().items():
             load._close_staging()
@@ -502,19 +401,31 @@ class Load:
         asked = time.perf_counter()
         with self.warehouse.writer(attachments=stages) as con:
             locked = time.perf_counter()
+            # 2. plan
             files = self._plan_files(con, spec)
             rows_sql = self._rows_sql(files)
             if rows_sql is None:
                 outcome = in_transaction(con, lambda c: self._land_nothing(c, spec, cursor, files))
             else:
-                children = [
-                    (
-                        child,
-                        f"SELECT * FROM {alias}.main.{STAGED_TABLE}" if alias in stages else None,
+                # 3. the batch tables
+                created_schema = not schema_exists(con, spec.target_schema)
+                batch, children = in_transaction(
+                    con, lambda c: self._create_batches(c, spec, rows_sql, lineage, stages)
+                )
+                # 4. one transaction
+                try:
+                    outcome = in_transaction(
+                        con,
+                        lambda c: self._land(
+                            c, spec, batch, lineage, cursor, gate, files, children
+                        ),
                     )
-                    for alias, child in zip(self._child_aliases(), self._children, strict=True)
-                ]
-                outcome = self._write(con, spec, lineage, rows_sql, cursor, gate, files, children)
+                except BaseException:
+                    for child, child_batch in children:
+                        if child_batch is not None:
+                            drop_batch(con, child.spec, child_batch, drop_empty_schema=False)
+                    drop_batch(con, spec, batch, drop_empty_schema=created_schema)
+                    raise
             columns = stored_columns(con, spec.target_schema, spec.target_table) or {}
         finished = time.perf_counter()
         result = self._result(spec, outcome, cursor, finished, locked - asked, finished - locked)
@@ -524,45 +435,6 @@ class Load:
             for child, done in zip(self._children, outcome.children, strict=False)
         ]
         return result
-
-    def _result(
-        self,
-        spec: WriteSpec,
-        outcome: WriteOutcome,
-        cursor: str | None,
-        finished: float,
-        lock_wait: float,
-        commit: float,
-    ) -> LoadResult:
-        return LoadResult(
-            load_id=self.load_id,
-            source=self.source,
-            table=self.table,
-            write=spec.write,
-            rows_in=outcome.rows_in,
-            inserted=outcome.inserted,
-            updated=outcome.updated,
-            deleted=outcome.deleted,
-            bytes=self.bytes_read,
-            requests=self.requests,
-            retries=self.retries,
-            seconds=finished - self._started,
-            lock_wait_seconds=lock_wait,
-            commit_seconds=commit,
-            cursor=cursor,
-            schema_changes=outcome.schema_changes,
-            verdict=outcome.verdict,
-            quarantined=outcome.quarantined,
-            superseded=outcome.superseded,
-        )
-
-    def _stages(self) -> dict[str, Load]:
-        """Staging files by the alias the commit attaches them as."""
-        aliases = ["__stage", *self._child_aliases()]
-        return dict(zip(aliases, [self, *(c.load for c in self._children)], strict=True))
-
-    def _child_aliases(self) -> list[str]:
-        return [f"__stage_{n}" for n in range(len(self._children))]
 
     def _plan_files(self, con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> FilePlan | None:
         """Which files to read, decided holding the warehouse, so two loads of the same table
@@ -576,6 +448,8 @@ class Load:
         return chosen
 
     def _rows_sql(self, files: FilePlan | None) -> str | None:
+        """The query of the batch's rows: the planned files', the scan's or the staged rows'.
+        None when nothing arrived."""
         if files is not None:
             return self._files.rows_sql(files.read) if files.read and self._files else None
         if self._scan_sql is not None:
@@ -590,66 +464,49 @@ class Load:
         files: FilePlan | None,
     ) -> WriteOutcome:
         """No rows arrived. With files planned, none was new: the load lands nothing and
-        succeeds. Otherwise nothing arrived at all: see `write_nothing`."""
+        succeeds. Otherwise nothing arrived at all: refused unless `allow_empty`, which
+        empties a replaced table."""
         if files is None:
-            return self._record(con, spec, write_nothing(con, spec), cursor)
+            return self._record(con, spec, _nothing_arrived(con, spec), cursor)
         file_ledger.record(
             con, self.source, self.table, files.touched, files.hashes, self.load_id, self.started_at
         )
         return self._record(con, spec, WriteOutcome(), cursor)
 
-    def _write(
+    def _create_batches(
         self,
         con: duckdb.DuckDBPyConnection,
         spec: WriteSpec,
-        lineage: Lineage,
         rows_sql: str,
-        cursor: str | None,
-        gate: Gate | None,
-        files: FilePlan | None,
-        children: list[tuple[_Child, str | None]],
-    ) -> WriteOutcome:
-        """Write the batch tables and commit them on their own, then judge and land them in a
-        second transaction. Batch tables are scratch: nothing refers to them, and if that second
-        transaction fails (or the process dies) they are dropped, now or by the next writer.
-        DuckDB scans committed data about twice as fast as a transaction's own, which the gate
-        and the merge both do."""
-        created_schema = not schema_exists(con, spec.target_schema)
+        lineage: Lineage,
+        stages: Mapping[str, Path],
+    ) -> tuple[str, list[tuple[_Child, str | None]]]:
+        """Write the batch and its child batches into scratch tables (see `create_batch`);
+        returns the batch table and each child with its batch table (None if it staged
+        nothing). Nothing refers to them until they land, and DuckDB scans committed data
+        about twice as fast as a transaction's own, which the gate and the merge both do."""
         if self._null_only and self._scan_sql is None:
             rows_sql = with_null_columns(
                 con, spec.target_schema, spec.target_table, rows_sql, self._null_only.values()
             )
-
-        def create(c: duckdb.DuckDBPyConnection) -> list[str | None]:
-            batches: list[str | None] = [create_batch(c, spec, rows_sql, lineage)]
-            for child, sql in children:
-                child_lineage = Lineage(child.load.load_id, lineage.loaded_at, self.source)
-                if sql is not None and child.load._null_only:
-                    sql = with_null_columns(
-                        c,
-                        child.spec.target_schema,
-                        child.spec.target_table,
-                        sql,
-                        child.load._null_only.values(),
-                    )
-                batches.append(
-                    None if sql is None else create_batch(c, child.spec, sql, child_lineage)
+        batch = create_batch(con, spec, rows_sql, lineage)
+        children: list[tuple[_Child, str | None]] = []
+        for alias, child in zip(self._child_aliases(), self._children, strict=True):
+            if alias not in stages:
+                children.append((child, None))
+                continue
+            sql = f"SELECT * FROM {alias}.main.{STAGED_TABLE}"
+            if child.load._null_only:
+                sql = with_null_columns(
+                    con,
+                    child.spec.target_schema,
+                    child.spec.target_table,
+                    sql,
+                    child.load._null_only.values(),
                 )
-            return batches
-
-        batch, *child_batches = in_transaction(con, create)
-        assert batch is not None
-        related = [(child, b) for (child, _), b in zip(children, child_batches, strict=True)]
-        try:
-            return in_transaction(
-                con, lambda c: self._land(c, spec, batch, lineage, cursor, gate, files, related)
-            )
-        except BaseException:
-            for child, child_batch in related:
-                if child_batch is not None:
-                    drop_batch(con, child.spec, child_batch, drop_empty_schema=False)
-            drop_batch(con, spec, batch, drop_empty_schema=created_schema)
-            raise
+            child_lineage = Lineage(child.load.load_id, lineage.loaded_at, self.source)
+            children.append((child, create_batch(con, child.spec, sql, child_lineage)))
+        return batch, children
 
     def _land(
         self,
@@ -662,10 +519,11 @@ class Load:
         files: FilePlan | None,
         children: list[tuple[_Child, str | None]],
     ) -> WriteOutcome:
-        """One load, top to bottom: resolve repeated keys, judge, set aside, land the rows (and
-        the file versions read), then the child batches, then the load record and cursor."""
+        """One load's transaction, top to bottom."""
         rows_in = count_rows(con, batch)
+        # a. one row per key (merge, scd2), so that the gate judges the rows that would land
         batch, superseded, counts = resolve_repeated_keys(con, spec, batch)
+        # b. the gate: outcomes recorded, rows set aside, or the whole batch blocked
         if files is not None:
             forget_files(con, self.source, self.table, [v.name for v in files.read])
         known = {tuple(spec.primary_key): counts} if counts is not None else None
@@ -674,29 +532,33 @@ class Load:
         if verdict is not None:
             quarantined = record_verdict(con, verdict, batch, self.load_id, self.source, self.table)
         blocked = verdict is not None and verdict.blocked
-        parents = _parent_keys(con, spec, batch, lineage) if children and not blocked else None
+        parents = parent_keys(con, spec, batch, lineage) if children and not blocked else None
+        # c. the rows, by disposition; rows of earlier versions of the files read go
         if blocked:
             con.execute(f"DROP TABLE {batch}")
             outcome = WriteOutcome()
             cursor = None
         else:
-            replaced = _replaced_rows(con, spec, batch, files, self.load_id) if files else None
+            replaced = replaced_rows(con, spec, batch, files, self.load_id) if files else None
             # Setting rows aside adds no null key and no repeat: the counts still hold then.
             still = (
                 counts if counts is not None and not (quarantined and counts.null_keys) else None
             )
-            outcome = write_batch(con, spec, batch, lineage, still)
-            outcome.deleted += _run_delete(con, replaced)
+            outcome = _write_rows(con, spec, batch, lineage, still)
+            outcome.deleted += run_delete(con, replaced)
+            # d. the file ledger records the versions read
             if files is not None:
                 self._record_files(con, spec, files)
         outcome.rows_in, outcome.superseded = rows_in, outcome.superseded + superseded
         outcome.verdict, outcome.quarantined = verdict, quarantined
+        # e. the child batches, after their parent
         outcome.children = [
             child.load._land_child(con, child, child_batch, parents, lineage, verdict, self.table)
             for child, child_batch in children
         ]
         if parents is not None:
             con.execute(f"DROP TABLE {parents}")
+        # f. the load record, the cursor, the schema changes
         return self._record(con, spec, outcome, cursor)
 
     def _record_files(
@@ -745,15 +607,54 @@ class Load:
                 con.execute(f"DROP TABLE {batch}")
             outcome = WriteOutcome(verdict=verdict)
         else:
-            stale = _stale_children(con, spec, batch, root, parents, self.load_id)
+            stale = stale_children(con, spec, batch, root, parents, self.load_id)
             if batch is not None:
                 child_lineage = Lineage(self.load_id, lineage.loaded_at, self.source)
-                outcome = write_batch(con, spec, batch, child_lineage)
+                outcome = _write_rows(con, spec, batch, child_lineage)
             else:
-                outcome = write_nothing(con, spec)
-            outcome.deleted += _run_delete(con, stale)
+                outcome = _nothing_arrived(con, spec)
+            outcome.deleted += run_delete(con, stale)
         outcome.rows_in, outcome.quarantined = rows_in, moved
         return self._record(con, spec, outcome, None)
+
+    def _result(
+        self,
+        spec: WriteSpec,
+        outcome: WriteOutcome,
+        cursor: str | None,
+        finished: float,
+        lock_wait: float,
+        commit: float,
+    ) -> LoadResult:
+        return LoadResult(
+            load_id=self.load_id,
+            source=self.source,
+            table=self.table,
+            write=spec.write,
+            rows_in=outcome.rows_in,
+            inserted=outcome.inserted,
+            updated=outcome.updated,
+            deleted=outcome.deleted,
+            bytes=self.bytes_read,
+            requests=self.requests,
+            retries=self.retries,
+            seconds=finished - self._started,
+            lock_wait_seconds=lock_wait,
+            commit_seconds=commit,
+            cursor=cursor,
+            schema_changes=outcome.schema_changes,
+            verdict=outcome.verdict,
+            quarantined=outcome.quarantined,
+            superseded=outcome.superseded,
+        )
+
+    def _stages(self) -> dict[str, Load]:
+        """Staging files by the alias the commit attaches them as."""
+        aliases = ["__stage", *self._child_aliases()]
+        return dict(zip(aliases, [self, *(c.load for c in self._children)], strict=True))
+
+    def _child_aliases(self) -> list[str]:
+        return [f"__stage_{n}" for n in range(len(self._children))]
 
     def _record(
         self,
@@ -856,6 +757,59 @@ class Load:
             self.staging_path.with_name(self.staging_path.name + ".wal"),
         ):
             path.unlink(missing_ok=True)
+
+
+def _write_rows(
+    con: duckdb.DuckDBPyConnection,
+    spec: WriteSpec,
+    batch: str,
+    lineage: Lineage,
+    counts: KeyCounts | None = None,
+) -> WriteOutcome:
+    """Step c of a load: land the batch table made by `create_batch` as `spec.write` says.
+
+    Under merge and scd2 the batch holds one row per key (see `resolve_repeated_keys`; any
+    repeats left are resolved here); `counts` are its key counts if already taken, so the key
+    is not counted twice. Raises `BatchError` on a null key, `SchemaPolicyError` on columns the
+    table's `schema_policy` refuses."""
+    incoming = data_columns(columns_of(con, batch))
+    rows_in = count_rows(con, batch)
+    existing = existing_columns(con, spec)
+    superseded = cleared = 0
+    if spec.full_refresh and existing is not None:
+        cleared = clear_for_refresh(con, spec, rows_in)
+        existing = None if rows_in else existing
+    if rows_in == 0 and existing is None and spec.allow_empty:
+        outcome = rename_into_place(con, spec, batch, 0)  # the table, with the batch's columns
+    elif rows_in == 0:
+        con.execute(f"DROP TABLE {batch}")
+        outcome = _nothing_arrived(con, spec)
+    elif spec.write == "replace":
+        outcome = replace(con, spec, batch, incoming, existing)
+    else:
+        if spec.write in ("merge", "scd2"):
+            if counts is None or counts.repeats:
+                batch, superseded, counts = resolve_repeated_keys(con, spec, batch)
+            refuse_null_keys(spec, counts)
+        if existing is None:
+            outcome = rename_into_place(con, spec, batch, rows_in - superseded)
+        else:
+            fitted = fit_target(con, spec, batch, incoming, existing)
+            write = INTO_EXISTING[spec.write]
+            outcome = write(con, spec, batch, fitted.copied, fitted.as_stored, lineage)
+            outcome.schema_changes = fitted.changes
+            con.execute(f"DROP TABLE {batch}")
+    outcome.rows_in = rows_in
+    outcome.superseded = superseded
+    outcome.deleted += cleared
+    return outcome
+
+
+def _nothing_arrived(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> WriteOutcome:
+    """No rows (or no columns) arrived: refused unless `allow_empty`, which empties a replaced
+    table and adds nothing to the others."""
+    refuse_empty(spec)
+    return empty(con, spec, existing_columns(con, spec))
 
 
 class Warehouse(ConfigurableResource):

@@ -1,19 +1,27 @@
-"""The four ways a batch lands in its table, each run inside the load's transaction.
+"""The SQL of each step a load takes, called in order by `Load.commit` (resources/warehouse.py),
+which decides; nothing here calls back into the load.
 
-The batch arrives as a table written once with its lineage columns (`_load_id`, `_loaded_at`,
-`_source`) and `_row_hash` (see `row_hash`) already in place. A replace, or any first load, renames
-it into place, so its rows are written to the warehouse exactly once; that batch is a table beside
-the target. Into an existing table the other dispositions insert from the batch and drop it; that
-batch is a temporary table, which never reaches the warehouse file, so only the rows that land are
-written there. Merge and scd2 compare row hashes with the stored ones, so an unchanged row is
-neither read whole nor rewritten; a stored column the batch does not carry keeps its stored value
-(the hashes are then compared over the columns the batch carries). Merge and scd2 batches are
-first reduced to one row per key (`resolve_repeated_keys`), before the gate judges them.
+- the batch: `create_batch` writes the rows once, with their lineage columns (`_load_id`,
+  `_loaded_at`, `_source`) and `_row_hash` (see `row_hash`), into a scratch table;
+  `resolve_repeated_keys` keeps one row per key (merge, scd2) before the gate judges them;
+- the dispositions: `rename_into_place` (a first load), `replace`, `empty`, and into an existing
+  target fitted by `fit_target` (columns reconciled under `schema_policy`): `append`, `merge`,
+  `scd2` (`INTO_EXISTING`);
+- the deletes a load makes around its write: `replaced_rows` (rows of files read again),
+  `stale_children` (child rows a merged parent no longer lists), run by `run_delete`.
+
+A replace, or any first load, renames the batch into place, so its rows are written to the
+warehouse exactly once; that batch is a table beside the target. Into an existing table the other
+dispositions insert from the batch and drop it; that batch is a temporary table, which never
+reaches the warehouse file, so only the rows that land are written there. Merge and scd2 compare
+row hashes with the stored ones, so an unchanged row is neither read whole nor rewritten; a
+stored column the batch does not carry keeps its stored value (the hashes are then compared over
+the columns the batch carries).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -22,6 +30,7 @@ import duckdb
 
 from resources.duckdb_sql import column_list, literal, qualified, quote
 from resources.errors import TributaryError
+from resources.file_ledger import FilePlan
 from resources.naming import respelled_columns
 from resources.schema_evolution import (
     SchemaChange,
@@ -165,7 +174,7 @@ def create_batch(
     clashes = sorted(name for name in incoming if name.lower() in reserved)
     if clashes:
         raise BatchError(f"the batch has columns reserved for the platform: {', '.join(clashes)}")
-    existing = _existing_columns(con, spec)
+    existing = existing_columns(con, spec)
     if existing is not None and (respelled := respelled_columns(existing, incoming)):
         raise BatchError(_respelled_message(spec, respelled))
     if existing is not None and (renames := _stored_spelling(incoming, existing)):
@@ -183,7 +192,7 @@ def create_batch(
     _create_table(
         con,
         batch,
-        f"SELECT *, {lineage.select_sql()}, {row_hash(_own_values(_data_columns(incoming)))} "
+        f"SELECT *, {lineage.select_sql()}, {row_hash(_own_values(data_columns(incoming)))} "
         f"AS {quote(ROW_HASH)}{validity} FROM ({rows_sql})",
     )
     return batch
@@ -329,66 +338,32 @@ def resolve_repeated_keys(
     return latest, counts.repeats, KeyCounts(counts.rows - counts.repeats, counts.null_keys, 0)
 
 
-def write_batch(
-    con: duckdb.DuckDBPyConnection,
-    spec: WriteSpec,
-    batch: str,
-    lineage: Lineage,
-    counts: KeyCounts | None = None,
-) -> WriteOutcome:
-    """Land the batch table made by `create_batch` in the target as `spec.write` says.
-
-    Under merge and scd2 the batch holds one row per key (see `resolve_repeated_keys`; any
-    repeats left are resolved here); `counts` are its key counts if already taken, so the key
-    is not counted twice. Raises `BatchError` on a null key."""
-    incoming = _data_columns(columns_of(con, batch))
-    rows_in = count_rows(con, batch)
-    existing = _existing_columns(con, spec)
-    superseded = cleared = 0
-    if spec.full_refresh and existing is not None:
-        cleared = count_rows(con, spec.target)
-        if rows_in:
-            con.execute(f"DROP TABLE {spec.target}")
-            existing = None
-        else:
-            con.execute(f"DELETE FROM {spec.target}")
-    if rows_in == 0 and existing is None and spec.allow_empty:
-        outcome = _rename_into_place(con, spec, batch, 0)  # the table, with the batch's columns
-    elif rows_in == 0:
-        con.execute(f"DROP TABLE {batch}")
-        outcome = write_nothing(con, spec)
-    elif spec.write == "replace":
-        outcome = _replace(con, spec, batch, incoming, existing)
-    else:
-        if spec.write in ("merge", "scd2"):
-            if counts is None or counts.repeats:
-                batch, superseded, counts = resolve_repeated_keys(con, spec, batch)
-            _refuse_null_keys(spec, counts)
-        if existing is None:
-            outcome = _rename_into_place(con, spec, batch, rows_in - superseded)
-        else:
-            outcome = _write_into(con, spec, batch, incoming, existing, lineage)
-    outcome.rows_in = rows_in
-    outcome.superseded = superseded
-    outcome.deleted += cleared
-    return outcome
-
-
-def _refuse_null_keys(spec: WriteSpec, counts: KeyCounts | None) -> None:
+def refuse_null_keys(spec: WriteSpec, counts: KeyCounts | None) -> None:
+    """Raises `BatchError` when the batch holds rows with a null primary key."""
     if counts is not None and counts.null_keys:
         raise BatchError(
             f"{counts.null_keys} row(s) have a null primary_key ({', '.join(spec.primary_key)})"
         )
 
 
-def write_nothing(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> WriteOutcome:
-    """Nothing arrived at all (no rows, no columns): refused unless `allow_empty`."""
+def refuse_empty(spec: WriteSpec) -> None:
+    """Nothing arrived at all (no rows, no columns): raises `BatchError` unless `allow_empty`."""
     if not spec.allow_empty:
         raise BatchError(
             "the batch is empty; refusing to write it so the table keeps its rows "
             "(set allow_empty: true on the table if empty batches are expected)"
         )
-    return _empty(con, spec, _existing_columns(con, spec))
+
+
+def clear_for_refresh(con: duckdb.DuckDBPyConnection, spec: WriteSpec, rows_in: int) -> int:
+    """A full refresh of an existing target: drop it (a batch with rows takes its place) or
+    empty it (an empty batch keeps its columns). Returns the rows that went."""
+    cleared = count_rows(con, spec.target)
+    if rows_in:
+        con.execute(f"DROP TABLE {spec.target}")
+    else:
+        con.execute(f"DELETE FROM {spec.target}")
+    return cleared
 
 
 def _beside(batch: str, suffix: str) -> str:
@@ -403,7 +378,8 @@ def count_rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _existing_columns(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> dict[str, str] | None:
+def existing_columns(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> dict[str, str] | None:
+    """The target's columns and types, None when it does not exist yet."""
     found = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
         [spec.target_schema, spec.target_table],
@@ -411,7 +387,8 @@ def _existing_columns(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> dict[s
     return columns_of(con, spec.target) if found and found[0] else None
 
 
-def _data_columns(columns: dict[str, str]) -> dict[str, str]:
+def data_columns(columns: dict[str, str]) -> dict[str, str]:
+    """`columns` without the platform's own (lineage, row hash, validity, source file)."""
     return {k: v for k, v in columns.items() if k not in NOT_DATA_COLUMNS}
 
 
@@ -430,30 +407,37 @@ def _lineage_columns(
     return (*LINEAGE_COLUMNS, SOURCE_FILE)
 
 
-def _write_into(
+@dataclass(frozen=True)
+class Fitted:
+    """An existing target made ready for an append, merge or scd2 of the batch."""
+
+    copied: list[str]
+    """The columns to copy from the batch: data, kept absent ones, lineage."""
+    as_stored: _AsStored
+    changes: list[SchemaChange]
+
+
+def fit_target(
     con: duckdb.DuckDBPyConnection,
     spec: WriteSpec,
     batch: str,
     incoming: dict[str, str],
     existing: dict[str, str],
-    lineage: Lineage,
-) -> WriteOutcome:
-    """Append, merge or scd2 into an existing target, once its columns hold the batch."""
+) -> Fitted:
+    """Make the existing target hold the batch as `spec.schema_policy` says: columns added or
+    widened (rows rehashed when a merge will compare them), or the batch's refused
+    (`SchemaPolicyError`)."""
     if ROW_HASH not in existing:
         con.execute(f"ALTER TABLE {spec.target} ADD COLUMN {quote(ROW_HASH)} UBIGINT")
     columns, changes = reconcile(
-        con, spec.target, _data_columns(existing), incoming, spec.schema_policy, batch
+        con, spec.target, data_columns(existing), incoming, spec.schema_policy, batch
     )
-    stored = _data_columns(columns_of(con, spec.target))
+    stored = data_columns(columns_of(con, spec.target))
     if spec.write != "append" and any(c.change in ("added", "widened") for c in changes):
         _rehash(con, spec.target, stored)
     as_stored = _AsStored.of(stored, incoming, spec.primary_key, spec.write != "append")
     copied = [*columns, *as_stored.absent, *_lineage_columns(con, spec, batch, existing)]
-    write = {"append": _append, "merge": _merge, "scd2": _scd2}[spec.write]
-    outcome = write(con, spec, batch, copied, as_stored, lineage)
-    outcome.schema_changes = changes
-    con.execute(f"DROP TABLE {batch}")
-    return outcome
+    return Fitted(copied, as_stored, changes)
 
 
 def _rehash(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
@@ -465,7 +449,7 @@ def _rehash(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str])
     )
 
 
-def _empty(
+def empty(
     con: duckdb.DuckDBPyConnection, spec: WriteSpec, existing: dict[str, str] | None
 ) -> WriteOutcome:
     """An allowed empty batch: a replace empties the table (keeping its columns); others add
@@ -477,25 +461,27 @@ def _empty(
     return WriteOutcome(deleted=deleted)
 
 
-def _rename_into_place(
+def rename_into_place(
     con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, rows: int
 ) -> WriteOutcome:
-    """A first load: the batch table becomes the target."""
+    """A first load (or an allowed empty one): the batch table becomes the target."""
     con.execute(f"ALTER TABLE {batch} RENAME TO {quote(spec.target_table)}")
     return WriteOutcome(inserted=rows)
 
 
-def _replace(
+def replace(
     con: duckdb.DuckDBPyConnection,
     spec: WriteSpec,
     batch: str,
     incoming: dict[str, str],
     existing: dict[str, str] | None,
 ) -> WriteOutcome:
+    """The batch becomes the table (renamed into place); the stored rows go. `freeze` refuses a
+    batch whose columns differ, `discard_columns` drops its new columns first."""
     changes: list[SchemaChange] = []
     deleted = 0
     if existing is not None:
-        old = _data_columns(existing)
+        old = data_columns(existing)
         changes = differences(old, incoming)
         if spec.schema_policy == "freeze" and changes:
             listing = "; ".join(c.describe() for c in changes)
@@ -509,7 +495,7 @@ def _replace(
             for change in changes:
                 con.execute(f"ALTER TABLE {batch} DROP COLUMN {quote(change.column)}")
             if changes:
-                _rehash(con, batch, _data_columns(columns_of(con, batch)))
+                _rehash(con, batch, data_columns(columns_of(con, batch)))
         deleted = count_rows(con, spec.target)
         con.execute(f"DROP TABLE {spec.target}")
     inserted = count_rows(con, batch)
@@ -517,7 +503,7 @@ def _replace(
     return WriteOutcome(inserted=inserted, deleted=deleted, schema_changes=changes)
 
 
-def _append(
+def append(
     con: duckdb.DuckDBPyConnection,
     spec: WriteSpec,
     batch: str,
@@ -525,6 +511,7 @@ def _append(
     as_stored: _AsStored,
     lineage: Lineage,
 ) -> WriteOutcome:
+    """Every batch row is inserted."""
     con.execute(
         f"INSERT INTO {spec.target} BY NAME SELECT {column_list(columns)}, "
         f"{as_stored.hash} AS {quote(ROW_HASH)} FROM {batch}"
@@ -594,7 +581,7 @@ def _changed_rows(
     return changed, int(row[0]), int(row[1])
 
 
-def _merge(
+def merge(
     con: duckdb.DuckDBPyConnection,
     spec: WriteSpec,
     batch: str,
@@ -602,6 +589,7 @@ def _merge(
     as_stored: _AsStored,
     lineage: Lineage,
 ) -> WriteOutcome:
+    """New keys are inserted, changed rows replace their stored row, unchanged ones are left."""
     changed, inserted, updated = _changed_rows(con, spec, batch, as_stored, current_only=False)
     if updated:
         con.execute(
@@ -617,7 +605,7 @@ def _merge(
     return WriteOutcome(inserted=inserted, updated=updated)
 
 
-def _scd2(
+def scd2(
     con: duckdb.DuckDBPyConnection,
     spec: WriteSpec,
     batch: str,
@@ -643,3 +631,138 @@ def _scd2(
     )
     con.execute(f"DROP TABLE {changed}")
     return WriteOutcome(inserted=inserted, updated=updated, deleted=closed_count - updated)
+
+
+Disposition = Callable[
+    [duckdb.DuckDBPyConnection, WriteSpec, str, list[str], _AsStored, Lineage], WriteOutcome
+]
+INTO_EXISTING: dict[str, Disposition] = {"append": append, "merge": merge, "scd2": scd2}
+"""How a batch lands in an existing target fitted by `fit_target`, by `WriteSpec.write`."""
+
+
+def _root_id(keys: Sequence[str]) -> str:
+    """SQL for a row's key as its child rows' root key holds it: the key's text, several key
+    columns joined by `|`."""
+    if len(keys) == 1:
+        return f"{quote(keys[0])}::VARCHAR"
+    return "concat_ws('|', " + ", ".join(f"{quote(k)}::VARCHAR" for k in keys) + ")"
+
+
+def parent_keys(
+    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, lineage: Lineage
+) -> str | None:
+    """A temporary table (`id`) of the keys of the parent rows about to land, or None when the
+    parent has no key (its children cannot be told apart by parent)."""
+    if not spec.primary_key:
+        return None
+    parents = f'temp.main."__parents_{lineage.load_id}"'
+    con.execute(
+        f"CREATE TEMP TABLE {parents} AS SELECT DISTINCT {_root_id(spec.primary_key)} AS id "
+        f"FROM {batch}"
+    )
+    return parents
+
+
+def stale_children(
+    con: duckdb.DuckDBPyConnection,
+    spec: WriteSpec,
+    batch: str | None,
+    root: str,
+    parents: str | None,
+    load_id: str,
+) -> str | None:
+    """Under merge, before the child write: the DELETE to run after it for the stored child
+    rows of the parents being written that the new batch no longer lists (a label removed
+    upstream). Found while the batch exists; deleting first would stop the write from altering
+    the table. None when there are none."""
+    if parents is None or spec.write != "merge" or spec.full_refresh:
+        return None
+    if not table_exists(con, spec):
+        return None
+    keys = column_list(spec.primary_key)
+    listed = ""
+    if batch is not None:
+        same = " AND ".join(
+            f"b.{quote(k)}::VARCHAR = t.{quote(k)}::VARCHAR" for k in spec.primary_key
+        )
+        listed = f" AND NOT EXISTS (SELECT 1 FROM {batch} b WHERE {same})"
+    stale = f'temp.main."__stale_{load_id}"'
+    con.execute(
+        f"CREATE TEMP TABLE {stale} AS SELECT {keys} FROM {spec.target} t WHERE EXISTS "
+        f"(SELECT 1 FROM {parents} p WHERE p.id = t.{quote(root)}::VARCHAR){listed}"
+    )
+    return _delete_keys(con, spec, stale)
+
+
+def replaced_rows(
+    con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, files: FilePlan, load_id: str
+) -> str | None:
+    """Before the write, the DELETE to run after it for the rows that earlier versions of the
+    files read again landed: under append all of them; under merge those whose key the new
+    batch no longer holds (the merge updates the rest), found while the batch still exists.
+    (DuckDB refuses to alter a table a transaction has already deleted from, and the write may
+    alter the target.) None when there are none."""
+    if not files.replaced or spec.write not in ("append", "merge") or spec.full_refresh:
+        return None
+    if not table_exists(con, spec) or SOURCE_FILE not in columns_of(con, spec.target):
+        return None
+    names = ", ".join(literal(name) for name in files.replaced)
+    of_files = f"{quote(SOURCE_FILE)}::VARCHAR IN ({names})"
+    if spec.write == "append":
+        return (
+            f"DELETE FROM {spec.target} t "
+            f"WHERE t.{of_files} AND t._load_id <> {literal(load_id)}::UUID"
+        )
+    # The keys are compared in polars, as `resources.uniqueness` counts them: an anti-join of
+    # millions of keys takes it a fraction of what DuckDB's hash join costs inside the load.
+    select = f"SELECT {_key_select(con, spec, batch, spec.target)} FROM {spec.target} "
+    before = con.execute(f"{select}WHERE {of_files}").pl()
+    now = con.execute(f"SELECT {_key_select(con, spec, batch, batch)} FROM {batch}").pl()
+    gone = before.join(now, on=list(spec.primary_key), how="anti", nulls_equal=True)
+    if gone.is_empty():
+        return None
+    keys = f'temp.main."__replaced_{load_id}"'
+    con.register("__gone", gone)
+    try:
+        con.execute(f"CREATE TEMP TABLE {keys} AS SELECT * FROM __gone")
+    finally:
+        con.unregister("__gone")
+    return _delete_keys(con, spec, keys)
+
+
+def _key_select(con: duckdb.DuckDBPyConnection, spec: WriteSpec, batch: str, relation: str) -> str:
+    """The primary key columns of `relation` (the target or the batch) for matching the two: in
+    their own type where batch and target agree (a plain hash join), as text where they
+    differ."""
+    stored, incoming = columns_of(con, spec.target), columns_of(con, batch)
+    return ", ".join(
+        f"{quote(k)} AS {quote(k)}"
+        if stored.get(k) == incoming.get(k)
+        else f"{quote(k)}::VARCHAR AS {quote(k)}"
+        for k in spec.primary_key
+    )
+
+
+def _delete_keys(con: duckdb.DuckDBPyConnection, spec: WriteSpec, keys: str) -> str | None:
+    """The DELETE of the target's rows whose key is in `keys` (a table), None if it is empty."""
+    if not count_rows(con, keys):
+        return None
+    match = " AND ".join(f"k.{quote(c)} = t.{quote(c)}" for c in spec.primary_key)
+    return f"DELETE FROM {spec.target} t USING {keys} k WHERE {match}"
+
+
+def run_delete(con: duckdb.DuckDBPyConnection, delete: str | None) -> int:
+    """Run a DELETE made by `stale_children` or `replaced_rows`; returns how many rows went."""
+    if delete is None:
+        return 0
+    deleted = con.execute(delete).fetchone()
+    return int(deleted[0]) if deleted else 0
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> bool:
+    """Whether the target table exists."""
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [spec.target_schema, spec.target_table],
+    ).fetchone()
+    return bool(found and found[0])

@@ -11,7 +11,7 @@ from dagster import (
 )
 
 from platform_assets.config.base import SourceConfig
-from resources.files import FileReader
+from platform_assets.files_kind.reader import FileReader
 from sensors.failures import build_failure_sensor
 from sensors.file_arrival import build_file_arrival_sensors
 from sensors.freshness import build_freshness_sensor

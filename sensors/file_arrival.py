@@ -20,8 +20,8 @@ from dagster import (
 )
 
 from platform_assets.config.base import SourceConfig
-from platform_assets.config.files import FilesSource, FileTable
-from resources.files import FileReader, FileReadError
+from platform_assets.files_kind.config import FilesSource, FileTable
+from platform_assets.files_kind.reader import FileReader, FileReadError
 
 FileVersions = dict[str, list[int]]
 """Path → [size in bytes, modification time in ns]."""

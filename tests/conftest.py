@@ -15,10 +15,10 @@ from dagster import DagsterInstance
 
 from platform_assets import demo_api
 from platform_assets.catalog import Catalog
+from platform_assets.files_kind.reader import FileReader
 from platform_assets.platform import load_platform_catalog
+from platform_assets.rest_kind.reader import RestReader
 from platform_assets.runner import RunReport, run_sources
-from resources.files import FileReader
-from resources.rest import RestReader
 from resources.warehouse import Warehouse
 
 REPO = Path(__file__).resolve().parents[1]

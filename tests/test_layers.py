@@ -1,22 +1,47 @@
-"""The layering rule: the ground floor (`resources/`: writer, readers, clients) never imports a
-higher layer (`platform_assets` — the catalog and the kinds —, `checks`, `sensors`) at run time.
-It takes plain typed arguments; the kind's asset wiring translates the catalog into them."""
+"""The layering rule: every module belongs to one floor of the house and imports, at run time,
+only modules of its own floor or of floors below it; no module imports itself back through
+others (no import cycle), and no two parts of the house import each other.
+
+From the ground up:
+
+    resources   the writer, readers, clients, cursors, redaction: plain typed arguments
+    checks      the quality gate (it reads the catalog's check models for their types only)
+    sdk         `tributary`, the plugin authors' import
+    kinds       platform_assets: the catalog models, the registry, one folder per kind
+    sensors     schedules and sensors built from the catalog
+    top         definitions assembly, the commands, the runner, the testing helper, bench
+
+`if TYPE_CHECKING:` imports do not count: they run only under the type checker."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HIGHER = ("platform_assets", "checks", "sensors")
+PACKAGES = ("resources", "checks", "tributary", "platform_assets", "sensors", "bench")
 
-# What still imports upward, to be removed as the REST reader and client take plain arguments:
-# they still take the catalog's source, table and client models (the client translates `auth`
-# into the mechanisms of resources/rest/auth.py). Nothing may be added here.
-ALLOWED = {
-    "resources/rest/client.py": {"platform_assets.config.rest"},
-    "resources/rest/reader.py": {"platform_assets.config", "platform_assets.config.rest"},
-}
+# (floor, module prefixes): a module belongs to the floor of its longest matching prefix.
+FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("resources", ("resources",)),
+    ("checks", ("checks",)),
+    ("sdk", ("tributary",)),
+    ("kinds", ("platform_assets",)),
+    ("sensors", ("sensors",)),
+    (
+        "top",
+        (
+            "platform_assets.platform",
+            "platform_assets.definitions",
+            "platform_assets.cli",
+            "platform_assets.runner",
+            "platform_assets.jobs",
+            "tributary.testing",
+            "bench",
+        ),
+    ),
+)
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -26,8 +51,9 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 
 def runtime_imports(tree: ast.AST) -> set[str]:
-    """Modules imported by `tree` outside `if TYPE_CHECKING:` blocks (relative imports skipped:
-    they stay inside their package)."""
+    """Names imported by `tree` outside `if TYPE_CHECKING:` blocks, including imports inside
+    functions (relative imports skipped: the project uses none). `from a import b` gives
+    `a.b` as well as `a`, so that a submodule imported by name counts."""
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
@@ -39,6 +65,7 @@ def runtime_imports(tree: ast.AST) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
         for child in ast.iter_child_nodes(node):
             visit(child)
 
@@ -46,38 +73,139 @@ def runtime_imports(tree: ast.AST) -> set[str]:
     return found
 
 
-def upward_imports() -> dict[str, set[str]]:
-    """`{module path: higher-layer modules it imports at run time}` for every module under
-    resources/ that has any."""
-    offenders: dict[str, set[str]] = {}
-    for path in sorted((ROOT / "resources").rglob("*.py")):
-        imports = runtime_imports(ast.parse(path.read_text(), filename=str(path)))
-        upward = {name for name in imports if name.split(".")[0] in HIGHER}
-        if upward:
-            offenders[path.relative_to(ROOT).as_posix()] = upward
-    return offenders
+def project_modules() -> dict[str, Path]:
+    """`{dotted module name: file}` for every module of the project's packages."""
+    modules: dict[str, Path] = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            modules[".".join(parts)] = path
+    return modules
 
 
-def test_the_ground_floor_imports_no_higher_layer_at_run_time() -> None:
-    offenders = upward_imports()
+def import_graph() -> dict[str, set[str]]:
+    """`{module: project modules it imports at run time}`; an imported name that is not a
+    module (`from a import some_function`) counts as its module `a`."""
+    modules = project_modules()
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for imported in runtime_imports(ast.parse(path.read_text(), filename=str(path))):
+            while imported and imported not in modules:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name:
+                targets.add(imported)
+        graph[name] = targets
+    return graph
 
-    unexpected = {
-        path: sorted(names - ALLOWED.get(path, set()))
-        for path, names in offenders.items()
-        if names - ALLOWED.get(path, set())
+
+def floor_of(module: str) -> int:
+    """The index in FLOORS of the floor `module` belongs to."""
+    best, length = -1, -1
+    for index, (_, prefixes) in enumerate(FLOORS):
+        for prefix in prefixes:
+            matches = module == prefix or module.startswith(prefix + ".")
+            if matches and len(prefix) > length:
+                best, length = index, len(prefix)
+    assert best >= 0, f"{module} belongs to no floor: add it to FLOORS"
+    return best
+
+
+def cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one node (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def connect(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                connect(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            connect(node)
+    return found
+
+
+def upward_imports(graph: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+    """`{module: modules of a higher floor it imports}`."""
+    offenders = {
+        module: sorted(t for t in targets if floor_of(t) > floor_of(module))
+        for module, targets in graph.items()
     }
-    assert not unexpected, f"resources/ modules importing a higher layer: {unexpected}"
+    return {module: names for module, names in offenders.items() if names}
 
 
-def test_the_allow_list_names_only_imports_that_remain() -> None:
-    offenders = upward_imports()
+def floor_graph(graph: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
+    """The import graph between floors (`kinds` and `top` share the platform_assets package,
+    so cycles between packages are judged floor by floor)."""
+    floors: dict[str, set[str]] = {name: set() for name, _ in FLOORS}
+    for module, targets in graph.items():
+        here = FLOORS[floor_of(module)][0]
+        floors[here].update(FLOORS[floor_of(t)][0] for t in targets)
+        floors[here].discard(here)
+    return floors
 
-    stale = {
-        path: sorted(names - offenders.get(path, set()))
-        for path, names in ALLOWED.items()
-        if names - offenders.get(path, set())
+
+def test_no_module_imports_a_higher_floor_at_run_time() -> None:
+    offenders = upward_imports(import_graph())
+
+    assert not offenders, f"modules importing a higher floor: {offenders}"
+
+
+def test_no_import_cycle_between_modules() -> None:
+    found = cycles(import_graph())
+
+    assert not found, f"import cycles: {found}"
+
+
+def test_no_import_cycle_between_floors() -> None:
+    found = cycles(floor_graph(import_graph()))
+
+    assert not found, f"floors importing each other: {found}"
+
+
+def test_every_module_has_a_floor() -> None:
+    for module in project_modules():
+        floor_of(module)
+
+
+def test_the_layer_rules_find_what_they_look_for() -> None:
+    graph = {
+        "resources.a": {"platform_assets.b"},
+        "platform_assets.b": {"platform_assets.c"},
+        "platform_assets.c": {"platform_assets.b"},
+        "platform_assets.platform": {"sensors.d"},
+        "sensors.d": {"platform_assets.b"},
     }
-    assert not stale, f"remove from ALLOWED, these imports are gone: {stale}"
+
+    assert upward_imports(graph) == {"resources.a": ["platform_assets.b"]}
+    assert cycles(graph) == [["platform_assets.b", "platform_assets.c"]]
+    assert cycles(floor_graph({"checks.x": {"resources.y"}, "resources.y": {"checks.x"}})) == [
+        ["checks", "resources"]
+    ]
+    assert floor_of("platform_assets.platform") > floor_of("sensors.d")
 
 
 def test_type_checking_imports_do_not_count() -> None:
@@ -88,4 +216,4 @@ def test_type_checking_imports_do_not_count() -> None:
         "import checks.rules\n"
     )
 
-    assert runtime_imports(tree) == {"typing", "checks.rules"}
+    assert runtime_imports(tree) == {"typing", "typing.TYPE_CHECKING", "checks.rules"}

@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
-from platform_assets.config.env import interpolate
+from resources.env import interpolate
 from resources.errors import TributaryError
 from resources.redaction import Redactor
 from resources.rest.errors import RestResponseError

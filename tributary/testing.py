@@ -19,9 +19,9 @@ from dagster import DagsterInstance
 from platform_assets.catalog import Catalog
 from platform_assets.platform import load_platform_catalog
 from platform_assets.python_kind.assets import PluginRunner
+from platform_assets.rest_kind.reader import RestReader
 from platform_assets.runner import RunReport, run_sources
 from resources.duckdb_sql import quote
-from resources.rest import RestReader
 from resources.warehouse import Warehouse
 
 

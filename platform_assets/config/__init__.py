@@ -1,1 +1,3 @@
-"""Typed models of the catalog: one module per source kind, the shared parts in `base`."""
+"""Typed models of the catalog shared by the kinds: `base` (source and table), `checks`,
+`incremental`, `http` (the `client:` of HTTP sources), `types`. Each kind keeps its own models in
+its folder (`platform_assets/<name>_kind/config.py`)."""

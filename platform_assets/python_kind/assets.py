@@ -15,6 +15,7 @@ from dagster import AssetsDefinition, ConfigurableResource
 from pydantic import Field
 
 from platform_assets.config.base import SourceConfig, TableConfig
+from platform_assets.config.http import open_client
 from platform_assets.factory import build_source_assets
 from platform_assets.loading import EXPECTED_ERRORS, Extract, write_spec
 from platform_assets.python_kind.config import PythonSource, PythonTable
@@ -42,7 +43,7 @@ class PluginRunner(ConfigurableResource):
         client = None
         if source.client is not None:
             cache = Path(self.cache_dir) / f"{source.name}.sqlite"
-            client = RestClient(source.client, redact, cache)
+            client = open_client(source.client, redact, cache)
         try:
             plugin = source.plugin_class(
                 options=source.options, source=source.name, http=client, redact=redact

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field, ValidationError, create_model, model_vali
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from platform_assets.config.base import Identifier, SourceConfig, TableConfig
+from platform_assets.config.http import ClientConfig
 from platform_assets.config.incremental import Cursor, require_write_fits_incremental
-from platform_assets.config.rest import ClientConfig
 from platform_assets.python_kind.plugins import PluginImportError, load_plugin
 from tributary.source import DataSource, SourceOptions
 

@@ -7,8 +7,9 @@ limit and the counters (requests, retries, bytes) cover them all.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import requests
 from pyrate_limiter import Duration, Limiter, Rate
 from requests.adapters import HTTPAdapter
-from requests.auth import AuthBase, HTTPBasicAuth
+from requests.auth import AuthBase
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -25,17 +26,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from platform_assets.config.rest import (
-    ApiKeyAuth,
-    Auth,
-    BasicAuth,
-    BearerAuth,
-    ClientConfig,
-    RateLimit,
-)
-from resources.env import MissingVariableError, interpolate
+from resources.env import MissingVariableError
 from resources.redaction import Redactor
-from resources.rest.auth import ApiKey, Bearer, ClientCredentials
+from resources.rest.auth import ClientCredentials
 from resources.rest.errors import BODY_EXCERPT, RestError, RestHTTPError
 from resources.rest.secrets import is_secret, origin, resolve
 
@@ -85,45 +78,44 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def build_auth(
-    config: Auth | None,
-    redact: Redactor,
-    post: Callable[..., requests.Response],
-    timeout: float,
-) -> AuthBase | None:
-    """The `requests` auth for `config`; every secret it resolves is given to `redact`."""
-
-    def secret(template: str) -> str:
-        value = interpolate(template)
-        redact.add(value)
-        return value
-
-    if config is None:
-        return None
-    if isinstance(config, ApiKeyAuth):
-        return ApiKey(config.name, secret(config.value), config.location)
-    if isinstance(config, BearerAuth):
-        return Bearer(secret(config.token))
-    if isinstance(config, BasicAuth):
-        return HTTPBasicAuth(secret(config.username), secret(config.password))
-    return ClientCredentials(
-        config.token_url,
-        config.scopes,
-        secret(config.client_id),
-        secret(config.client_secret),
-        post,
-        redact,
-        timeout,
-    )
+AuthFactory = Callable[[Callable[..., requests.Response], float], AuthBase]
+"""Given the session's `post` (for token requests) and the timeout in seconds, the `requests`
+auth of every request to the origin. It resolves its secrets and gives them to the redactor."""
 
 
-def _limiter(rate: RateLimit | None) -> Limiter | None:
-    if rate is None:
-        return None
-    if rate.requests_per_second is not None:
-        per, window = rate.requests_per_second, Duration.SECOND
+@dataclass(frozen=True)
+class ClientSettings:
+    """One source's HTTP client, in plain values.
+
+    `headers` keep their `${VAR}` templates: each is resolved when the client opens, and is a
+    secret (redacted, sent to the origin only, kept out of the cache) unless its variables are
+    all in `public_variables`. `auth_headers` are header names the auth sets besides
+    `Authorization` (an API key's), dropped off the origin; `auth_parameters` are parameter or
+    header names the response cache ignores. At most one of `requests_per_second` and
+    `requests_per_minute` is set. `max_wait` and `timeout` are seconds."""
+
+    base_url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    public_variables: frozenset[str] = frozenset()
+    auth: AuthFactory | None = None
+    auth_headers: tuple[str, ...] = ()
+    auth_parameters: tuple[str, ...] = ()
+    requests_per_second: float | None = None
+    requests_per_minute: float | None = None
+    max_attempts: int = 5
+    max_wait: float = 60.0
+    timeout: float = 30.0
+    max_workers: int = 8
+    cache_ttl: timedelta | None = None
+
+
+def _limiter(settings: ClientSettings) -> Limiter | None:
+    if settings.requests_per_second is not None:
+        per, window = settings.requests_per_second, Duration.SECOND
+    elif settings.requests_per_minute is not None:
+        per, window = float(settings.requests_per_minute), Duration.MINUTE
     else:
-        per, window = float(rate.requests_per_minute or 0), Duration.MINUTE
+        return None
     if per >= 1:
         return Limiter(Rate(int(per), window))
     return Limiter(Rate(1, int(int(window) / per)))
@@ -136,51 +128,50 @@ class RestClient:
 
     def __init__(
         self,
-        config: ClientConfig,
+        settings: ClientSettings,
         redact: Redactor,
         cache_path: Path | None = None,
         secret_params: frozenset[str] = frozenset(),
     ) -> None:
-        self.config, self.redact = config, redact
-        self.origin = origin(config.base_url)
+        self.settings, self.redact = settings, redact
+        self.origin = origin(settings.base_url)
         self.secret_headers: dict[str, str] = {}
         self.headers: dict[str, str] = {}
-        for name, value in config.headers.items():
+        for name, value in settings.headers.items():
             try:
-                resolved = resolve(value, redact, config.public_variables)
+                resolved = resolve(value, redact, settings.public_variables)
             except MissingVariableError as error:
                 raise RestError(f"client.headers.{name}: {error}") from None
-            if is_secret(value, config.public_variables):
+            if is_secret(value, settings.public_variables):
                 self.secret_headers[name] = resolved
             else:
                 self.headers[name] = resolved
         self.session = self._session(cache_path, secret_params)
-        self.timeout = config.timeout.total_seconds()
-        self.auth = build_auth(config.auth, redact, self.session.post, self.timeout)
-        self.limiter = _limiter(config.rate_limit)
+        self.timeout = settings.timeout
+        self.auth = settings.auth(self.session.post, self.timeout) if settings.auth else None
+        self.limiter = _limiter(settings)
         self._lock = threading.Lock()
         self.requests = self.retries = self.bytes_read = 0
 
     def _session(self, cache_path: Path | None, secret_params: frozenset[str]) -> requests.Session:
         session: requests.Session
-        if self.config.cache_ttl is not None and cache_path is not None:
+        if self.settings.cache_ttl is not None and cache_path is not None:
             from requests_cache import CachedSession
 
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             ignored = ["Authorization", "X-API-KEY", "access_token", "api_key"]
             ignored += [*self.secret_headers, *sorted(secret_params)]
-            if self.config.auth is not None and self.config.auth.type == "api_key":
-                ignored.append(self.config.auth.name)
+            ignored += self.settings.auth_parameters
             session = CachedSession(
                 str(cache_path),
                 backend="sqlite",
-                expire_after=self.config.cache_ttl,
+                expire_after=self.settings.cache_ttl,
                 allowable_methods=("GET",),
                 ignored_parameters=ignored,
             )
         else:
             session = requests.Session()
-        pool = self.config.max_workers * 2
+        pool = self.settings.max_workers * 2
         adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -204,11 +195,7 @@ class RestClient:
         return rebuild_auth
 
     def _secret_header_names(self) -> list[str]:
-        names = ["Authorization", *self.secret_headers]
-        auth = self.config.auth
-        if isinstance(auth, ApiKeyAuth) and auth.location == "header":
-            names.append(auth.name)
-        return names
+        return ["Authorization", *self.secret_headers, *self.settings.auth_headers]
 
     def same_origin(self, url: str) -> bool:
         """Whether `url` has the scheme, host and port of `base_url`."""
@@ -217,7 +204,7 @@ class RestClient:
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
             return path
-        return self.config.base_url.rstrip("/") + "/" + path.lstrip("/")
+        return self.settings.base_url.rstrip("/") + "/" + path.lstrip("/")
 
     def _count(self, requests_: int = 0, retries: int = 0, bytes_: int = 0) -> None:
         with self._lock:
@@ -237,8 +224,7 @@ class RestClient:
         a `RestError` naming the URL (secrets redacted), the status and a body excerpt.
         A method that is not idempotent (POST) is retried only on a 429 or a connect timeout,
         unless `retry_non_idempotent`: the server may have acted on the failed attempt."""
-        policy = self.config.retry
-        max_wait = policy.max_wait.total_seconds()
+        max_wait = self.settings.max_wait
         backoff = wait_random_exponential(multiplier=0.5, max=max_wait)
         any_failure = retry_non_idempotent or method.upper() in IDEMPOTENT_METHODS
 
@@ -252,7 +238,7 @@ class RestClient:
             return float(backoff(state))
 
         retrying = Retrying(
-            stop=stop_after_attempt(policy.max_attempts),
+            stop=stop_after_attempt(self.settings.max_attempts),
             wait=wait,
             retry=retry_if_exception(retryable),
             before_sleep=lambda _state: self._count(retries=1),
@@ -266,7 +252,8 @@ class RestClient:
                     f"{error} (not retried: {method} is not idempotent; set "
                     f"endpoint.retry_non_idempotent: true if repeating it is safe)"
                 ) from None
-            raise RestError(f"{error} (gave up after {policy.max_attempts} attempts)") from None
+            attempts = self.settings.max_attempts
+            raise RestError(f"{error} (gave up after {attempts} attempts)") from None
 
     def _attempt(
         self,

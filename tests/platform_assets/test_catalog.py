@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from platform_assets.catalog import CatalogError
-from platform_assets.config.files import FilesSource
+from platform_assets.files_kind.config import FilesSource
 from tests.conftest import Project
 
 ORDERS = """

@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 
 from platform_assets.catalog import CatalogError
 from tests.conftest import Project
-from tests.resources.rest.server import api
+from tests.platform_assets.rest_kind.server import api
 
 __all__ = ["api"]
 

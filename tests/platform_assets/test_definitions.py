@@ -10,10 +10,10 @@ from dagster import AssetKey, DagsterInstance, Definitions
 
 from platform_assets import demo_api
 from platform_assets.definitions import defs
+from platform_assets.files_kind.reader import FileReader
 from platform_assets.platform import load_platform_catalog
+from platform_assets.rest_kind.reader import RestReader
 from platform_assets.runner import run_sources
-from resources.files import FileReader
-from resources.rest import RestReader
 from resources.warehouse import Warehouse
 from tests.conftest import REPO
 

@@ -19,7 +19,7 @@ from platform_assets.loading import SourceLoadError, raise_table_failure
 from platform_assets.runner import RunReport, run_sources
 from resources.warehouse import FAILURE_RECORD_SECONDS, Warehouse
 from tests.conftest import Project
-from tests.resources.rest.server import api  # noqa: F401  (the fixture)
+from tests.platform_assets.rest_kind.server import api  # noqa: F401  (the fixture)
 
 
 @pytest.fixture

@@ -104,8 +104,8 @@ def test_a_model_run_records_its_inputs_load_ids(project: Project) -> None:
 def test_the_demo_models_build_from_the_demo_sources(tmp_path: Path) -> None:
     from dagster import DagsterInstance
 
+    from platform_assets.files_kind.reader import FileReader
     from platform_assets.platform import load_platform_catalog
-    from resources.files import FileReader
     from resources.warehouse import Warehouse
 
     warehouse = Warehouse(path=str(tmp_path / "w.duckdb"), staging_dir=str(tmp_path / "s"))

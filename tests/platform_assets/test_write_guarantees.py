@@ -10,8 +10,8 @@ from pytest_httpserver import HTTPServer
 
 from platform_assets.catalog import CatalogError
 from tests.conftest import Project
-from tests.platform_assets.test_child_tables import Upstream, github, issue
-from tests.resources.rest.server import api
+from tests.platform_assets.rest_kind.server import api
+from tests.platform_assets.rest_kind.test_child_tables import Upstream, github, issue
 
 __all__ = ["api"]
 

@@ -20,7 +20,7 @@ from platform_assets.platform import load_platform_catalog
 from platform_assets.runner import run_sources
 from resources.warehouse import Warehouse
 from tests.conftest import REPO, Project
-from tests.resources.rest.server import api, json_response
+from tests.platform_assets.rest_kind.server import api, json_response
 
 __all__ = ["api"]
 

@@ -16,7 +16,7 @@ from resources.rest.paginators import (
     PageRequest,
     Paginator,
 )
-from tests.resources.rest.server import api, json_response
+from tests.platform_assets.rest_kind.server import api, json_response
 
 __all__ = ["api"]
 

@@ -12,10 +12,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+from platform_assets.rest_kind.reader import RestReader
 from resources.rest.errors import RestError, RestResponseError
-from resources.rest.reader import RestReader
 from resources.rest.records import coalesce
-from tests.resources.rest.server import api, read, source
+from tests.platform_assets.rest_kind.server import api, read, source
 
 __all__ = ["api"]
 

@@ -1,24 +1,26 @@
-"""`kind: rest`: tables read from paginated JSON HTTP APIs (dlt's vocabulary, stricter checks)."""
+"""`client:` of a source that speaks HTTP (`kind: rest`, and `kind: python` plugins that ask for
+the platform's client): base URL, auth, headers, paging, rate limit, retries, cache.
+
+`open_client` translates these settings into the plain ones of `resources.rest.client`."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Iterator
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
+import requests
 from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, model_validator
+from requests.auth import AuthBase, HTTPBasicAuth
 
-from platform_assets.config.base import CatalogModel, SourceConfig, TableConfig
 from platform_assets.config.env import check_references
-from platform_assets.config.incremental import Cursor, require_write_fits_incremental
 from platform_assets.config.jsonpath import JsonPath
-from platform_assets.config.types import Duration
-from resources.naming import check_spelling
-
-_PARENT_REFERENCE = re.compile(r"\{(?P<table>[a-z_][a-z0-9_]*)\.(?P<field>[A-Za-z_][\w.]*)\}")
-
-ScalarParam = str | int | float | bool
+from platform_assets.config.types import CatalogModel, Duration
+from resources.env import interpolate
+from resources.redaction import Redactor
+from resources.rest.auth import ApiKey, Bearer, ClientCredentials
+from resources.rest.client import ClientSettings, RestClient
 
 
 class ApiKeyAuth(CatalogModel):
@@ -158,108 +160,79 @@ class ClientConfig(CatalogModel):
     public_variables: frozenset[str] = frozenset()
 
 
-class Endpoint(CatalogModel):
-    """`params` and `json` keep their `${VAR}` templates, like the client's `headers`."""
+def _auth_factory(
+    auth: Auth, redact: Redactor
+) -> Callable[[Callable[..., requests.Response], float], AuthBase]:
+    """What builds the `requests` auth once the client has its session's `post` and its
+    timeout (seconds); it resolves `auth`'s secrets then, each given to `redact`."""
 
-    run_time_fields: ClassVar[frozenset[str]] = frozenset({"params", "json_body"})
-    path: str = Field(min_length=1)
-    method: Literal["GET", "POST"] = "GET"
-    params: Annotated[dict[str, ScalarParam], AfterValidator(check_references)] = Field(
-        default_factory=dict
+    def secret(template: str) -> str:
+        value = interpolate(template)
+        redact.add(value)
+        return value
+
+    def build(post: Callable[..., requests.Response], timeout: float) -> AuthBase:
+        if isinstance(auth, ApiKeyAuth):
+            return ApiKey(auth.name, secret(auth.value), auth.location)
+        if isinstance(auth, BearerAuth):
+            return Bearer(secret(auth.token))
+        if isinstance(auth, BasicAuth):
+            return HTTPBasicAuth(secret(auth.username), secret(auth.password))
+        return ClientCredentials(
+            auth.token_url,
+            auth.scopes,
+            secret(auth.client_id),
+            secret(auth.client_secret),
+            post,
+            redact,
+            timeout,
+        )
+
+    return build
+
+
+def client_settings(config: ClientConfig, redact: Redactor) -> ClientSettings:
+    """The plain settings of `config`; the `${VAR}` secrets of its auth and headers are
+    resolved by the client, and given to `redact`."""
+    auth = config.auth
+    api_key = auth if isinstance(auth, ApiKeyAuth) else None
+    rate = config.rate_limit
+    return ClientSettings(
+        base_url=config.base_url,
+        headers=dict(config.headers),
+        public_variables=config.public_variables,
+        auth=_auth_factory(auth, redact) if auth is not None else None,
+        auth_headers=(api_key.name,) if api_key and api_key.location == "header" else (),
+        auth_parameters=(api_key.name,) if api_key else (),
+        requests_per_second=rate.requests_per_second if rate else None,
+        requests_per_minute=rate.requests_per_minute if rate else None,
+        max_attempts=config.retry.max_attempts,
+        max_wait=config.retry.max_wait.total_seconds(),
+        timeout=config.timeout.total_seconds(),
+        max_workers=config.max_workers,
+        cache_ttl=config.cache_ttl,
     )
-    json_body: Annotated[dict[str, Any] | None, AfterValidator(check_references)] = Field(
-        default=None, alias="json"
-    )
-    retry_non_idempotent: bool = False
-    records: JsonPath = "$"
-    records_layout: Literal["rows", "columns"] = "rows"
-    paginator: Paginator | None = None
-
-    @property
-    def parent(self) -> tuple[str, str] | None:
-        """`(table, field)` of a `{table.field}` placeholder in the path, if any."""
-        match = _PARENT_REFERENCE.search(self.path)
-        return (match.group("table"), match.group("field")) if match else None
-
-    @model_validator(mode="after")
-    def _one_placeholder(self) -> Endpoint:
-        if len(_PARENT_REFERENCE.findall(self.path)) > 1:
-            raise ValueError("path: at most one {parent_table.field} placeholder is supported")
-        return self
 
 
-class Incremental(Cursor):
-    """A REST table's cursor, sent as `param` (in the query or the JSON body); records whose
-    cursor is past `end_value` are left out."""
-
-    param: str = Field(min_length=1)
-    param_location: Literal["query", "json"] = "query"
-    end_value: str | None = None
-
-
-class RestTable(TableConfig):
-    endpoint: Endpoint
-    incremental: Incremental | None = None
-    max_nesting: int = Field(default=2, ge=0, le=8)
-
-    def named_columns(self) -> Iterator[tuple[str, str]]:
-        yield from super().named_columns()
-        if self.incremental is not None:
-            # `a.b` is the flattened column `a__b`: each part is a name of its own.
-            for part in self.incremental.cursor_field.split("."):
-                yield "incremental.cursor_field", part
-
-    @model_validator(mode="after")
-    def _write_fits_incremental(self) -> RestTable:
-        require_write_fits_incremental(self.write, self.incremental)
-        return self
-
-
-class RestSource(SourceConfig):
-    kind: Literal["rest"]
-    client: ClientConfig
-    tables: tuple[RestTable, ...]
-
-    @model_validator(mode="after")
-    def _parents_exist(self) -> RestSource:
-        names = {t.name for t in self.tables}
-        for table in self.tables:
-            parent = table.endpoint.parent
-            if parent is None:
-                continue
-            if parent[0] not in names or parent[0] == table.name:
-                raise ValueError(
-                    f"table {table.name!r}: endpoint.path refers to {parent[0]!r}, "
-                    f"which is not another table of this source"
-                )
-            naming = self.table(parent[0]).column_names
-            for part in parent[1].split("."):
-                try:
-                    check_spelling(part, naming)
-                except ValueError as error:
-                    raise ValueError(f"table {table.name!r}: endpoint.path: {error}") from None
-        return self
-
-    def upstream(self, table: TableConfig) -> set[str]:
-        """A table loads after the tables it references and the table its path depends on."""
-        found = super().upstream(table)
-        parent = table.endpoint.parent if isinstance(table, RestTable) else None
-        if parent is not None and parent[0] != table.name:  # `_parents_exist` names the rest
-            found.add(parent[0])
-        return found
-
-    def load_order(self, names: Collection[str] | None = None) -> list[RestTable]:
-        return [t for t in super().load_order(names) if isinstance(t, RestTable)]
+def open_client(
+    config: ClientConfig,
+    redact: Redactor,
+    cache_path: Path | None = None,
+    secret_params: frozenset[str] = frozenset(),
+) -> RestClient:
+    """A client for one run, from the catalog's `client:` settings (close it when done).
+    Raises `RestError` for an unset variable of the headers, `MissingVariableError` for one of
+    the auth."""
+    return RestClient(client_settings(config, redact), redact, cache_path, secret_params)
 
 
 __all__ = [
     "ApiKeyAuth",
+    "Auth",
     "BasicAuth",
     "BearerAuth",
     "ClientConfig",
     "CursorPaginator",
-    "Endpoint",
-    "Incremental",
     "LinkHeaderPaginator",
     "NextUrlPaginator",
     "OAuth2ClientCredentials",
@@ -267,8 +240,8 @@ __all__ = [
     "PageNumberPaginator",
     "Paginator",
     "RateLimit",
-    "RestSource",
-    "RestTable",
     "RetryPolicy",
     "SinglePagePaginator",
+    "client_settings",
+    "open_client",
 ]

@@ -1,4 +1,7 @@
-"""The reader resource of `kind: rest`: a table's pages as Arrow batches, fetched ahead."""
+"""The reader resource of `kind: rest`: a table's pages as Arrow batches, fetched ahead.
+
+It translates the catalog's settings into the ground floor's plain ones once per call: the
+client's (`open_client`), the paginator's (`paginator_for`), the incremental cursor's."""
 
 from __future__ import annotations
 
@@ -14,8 +17,9 @@ import pyarrow.compute as pc
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from platform_assets.config import rest as config
-from platform_assets.config.rest import RestSource, RestTable
+from platform_assets.config import http as config
+from platform_assets.config.http import open_client
+from platform_assets.rest_kind.config import RestSource, RestTable
 from resources.env import MissingVariableError
 from resources.naming import normalized_records
 from resources.redaction import Redactor
@@ -108,7 +112,7 @@ class RestReader(ConfigurableResource):
             if is_secret(value, source.client.public_variables)
         )
         cache = Path(self.cache_dir) / f"{source.name}.sqlite"
-        return RestClient(source.client, Redactor(), cache, secret_params)
+        return open_client(source.client, Redactor(), cache, secret_params)
 
     def batches(
         self,

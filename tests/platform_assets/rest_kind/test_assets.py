@@ -9,7 +9,7 @@ from werkzeug import Request, Response
 
 from platform_assets.catalog import CatalogError
 from tests.conftest import Project
-from tests.resources.rest.server import api, json_response
+from tests.platform_assets.rest_kind.server import api, json_response
 
 __all__ = ["api"]
 

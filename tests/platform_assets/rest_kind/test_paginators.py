@@ -10,7 +10,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from resources.rest.errors import PaginationLoopError
-from tests.resources.rest.server import api, json_response, read, source
+from tests.platform_assets.rest_kind.server import api, json_response, read, source
 
 __all__ = ["api"]
 

@@ -10,7 +10,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tests.conftest import Project
-from tests.resources.rest.server import api, json_response
+from tests.platform_assets.rest_kind.server import api, json_response
 
 __all__ = ["api"]
 

@@ -10,9 +10,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from platform_assets.rest_kind.reader import RestReader
 from resources.rest.errors import RestError
-from resources.rest.reader import RestReader
-from tests.resources.rest.server import api, json_response, local_server, read, source
+from tests.platform_assets.rest_kind.server import api, json_response, local_server, read, source
 
 __all__ = ["api"]
 

@@ -25,7 +25,6 @@ from checks.asset_checks import check_specs
 from checks.gate import CheckSetupError, QualityGate
 from checks.rules import compile_checks
 from platform_assets.config.base import SourceConfig
-from platform_assets.config.rest import RestSource, RestTable
 from platform_assets.factory import asset_spec
 from platform_assets.loading import (
     EXPECTED_ERRORS,
@@ -38,10 +37,12 @@ from platform_assets.loading import (
     raise_table_failure,
     write_spec,
 )
+from platform_assets.rest_kind.config import RestSource, RestTable
+from platform_assets.rest_kind.reader import RestReader
 from resources.cursors import later
 from resources.duckdb_sql import quote
-from resources.rest import RestError, RestReader
 from resources.rest.client import RestClient
+from resources.rest.errors import RestError
 from resources.rest.incremental import batch_maximum, column_name, start_value
 from resources.rest.records import INDEX, PARENT_ID, coalesce
 from resources.warehouse import Gate, Load, LoadResult, Warehouse

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dagster import AssetsDefinition
 
 from platform_assets.config.base import SourceConfig, TableConfig
-from platform_assets.config.files import FilesSource, FileTable
 from platform_assets.factory import build_source_assets
+from platform_assets.files_kind.config import FilesSource, FileTable
+from platform_assets.files_kind.reader import FileReader
 from platform_assets.loading import Extract, write_spec
 from resources.file_ledger import FileVersion
-from resources.files import FileReader
 from resources.warehouse import Load
 
 

@@ -8,11 +8,11 @@ import pyarrow as pa
 import pytest
 from pytest_httpserver import HTTPServer
 
-from platform_assets.config.rest import Incremental
+from platform_assets.rest_kind.config import Incremental
 from resources.cursors import later
 from resources.rest.errors import RestResponseError
 from resources.rest.incremental import batch_maximum, before_end
-from tests.resources.rest.server import api, read, source
+from tests.platform_assets.rest_kind.server import api, read, source
 
 __all__ = ["api"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pytest_httpserver import HTTPServer
 
-from tests.resources.rest.server import api, read, source
+from tests.platform_assets.rest_kind.server import api, read, source
 
 __all__ = ["api"]
 

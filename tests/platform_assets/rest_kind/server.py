@@ -14,8 +14,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from platform_assets.config.rest import RestSource
-from resources.rest import RestReader
+from platform_assets.rest_kind.config import RestSource
+from platform_assets.rest_kind.reader import RestReader
 from resources.rest.client import RestClient
 
 Handler = Callable[[Request], Response]

@@ -15,7 +15,7 @@ from werkzeug import Request, Response
 
 from resources.rest.client import retry_after_seconds
 from resources.rest.errors import RestError, RestHTTPError, RestResponseError
-from tests.resources.rest.server import DroppingServer, api, json_response, read, source
+from tests.platform_assets.rest_kind.server import DroppingServer, api, json_response, read, source
 
 __all__ = ["api"]
 
