@@ -37,11 +37,9 @@ from pandera.api.function_dispatch import Dispatcher
 from pandera.backends.narwhals.checks import NarwhalsCheckBackend
 
 from checks.rules import CompiledChecks, rule_label, rule_name
-from resources.duckdb_client import remember_missing_pandas
 from resources.duckdb_sql import column_list, quote
 
 pa.Check.register_backend(nw.LazyFrame, NarwhalsCheckBackend)
-remember_missing_pandas()
 
 ROW_ID = "__row_id"
 SAMPLE_SIZE = 5

@@ -16,13 +16,13 @@ def remember_missing_pandas() -> None:
     every attempt searches `sys.path` again. The quality gate alone builds about 75 constants.
     `None` in `sys.modules` is Python's own record of a module that cannot be imported.
 
-    pandera, imported with numpy installed, tries pandas and tells "not installed" from other
-    import errors by the text of the error, which `None` changes: where numpy is installed this
-    waits until pandera is imported (`checks.evaluate` calls it again then).
+    Only where numpy is missing too: with numpy, pyarrow reads `sys.modules["pandas"]` and
+    takes a `None` there for the module itself, and pandera tells "not installed" from other
+    import errors by the error's text, which `None` changes.
     """
     if "pandas" in sys.modules or importlib.util.find_spec("pandas") is not None:
         return
-    if "pandera" in sys.modules or importlib.util.find_spec("numpy") is None:
+    if importlib.util.find_spec("numpy") is None:
         sys.modules["pandas"] = None  # type: ignore[assignment]
 
 
