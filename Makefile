@@ -31,9 +31,12 @@ WITH_DEMO_API = $(BIN)/python -m platform_assets.demo_api --port $(DEMO_API_PORT
 	USGS_API_URL=$${USGS_API_URL:-$(DEMO_API)/earthquakes} \
 	FX_API_URL=$${FX_API_URL:-$(DEMO_API)/fx}
 
+# The `erp` source reads the demo database, loaded into the local PostgreSQL (the SQLite copy in
+# data/samples/ where none answers); set ERP_DATABASE_URL to read another database instead.
 demo: install
 	$(BIN)/tributary validate
-	@$(WITH_DEMO_API) $(BIN)/tributary run --all --workers 1  # small sources: one process is fastest
+	@export ERP_DATABASE_URL=$${ERP_DATABASE_URL:-$$($(BIN)/python -m platform_assets.demo_database)}; \
+	$(WITH_DEMO_API) $(BIN)/tributary run --all --workers 1  # small sources: one process is fastest
 
 test: install
 	$(BIN)/pytest -q
@@ -52,6 +55,8 @@ bench: install
 	$(BIN)/python -m bench.checks
 	$(BIN)/python -m bench.rest_api
 	$(BIN)/python -m bench.plugins
+	$(BIN)/python -m bench.sql
+	$(BIN)/python -m bench.cdc
 
 samples: install
 	$(BIN)/python -m platform_assets.demo_samples

@@ -31,11 +31,19 @@ from platform_assets.loading import (
     run_load,
     write_spec,
 )
-from resources.warehouse import Warehouse
+from resources.warehouse import Gate, LoadResult, Warehouse
 from resources.write_dispositions import WriteSpec
 
 ExtractFactory = Callable[[Any, SourceConfig, TableConfig], Extract]
 """Given the kind's reader resource, the source and a table, the function that stages it."""
+
+RunTable = Callable[
+    [AssetExecutionContext, Warehouse, Any, SourceConfig, TableConfig, Gate | None],
+    LoadResult | None,
+]
+"""A kind's own load of a table that `run_load` cannot do (change capture acknowledges its
+source after the commit), or None to load it as usual. Given the run's context, the warehouse,
+the kind's reader resource, the source, the table and its gate; raises `SourceLoadError`."""
 
 
 def freshness_policy(source: SourceConfig) -> FreshnessPolicy | None:
@@ -79,9 +87,11 @@ def build_source_assets(
     kinds_of: Callable[[TableConfig], set[str]] = lambda _table: set(),
     write_spec_for: Callable[[SourceConfig, TableConfig], WriteSpec] = write_spec,
     expected_errors: tuple[type[Exception], ...] = EXPECTED_ERRORS,
+    run_table: RunTable | None = None,
 ) -> AssetsDefinition:
     """One multi-asset per source; selecting some of its tables runs only those. An error of
-    one of `expected_errors` fails its table only; `write_spec_for` says how a table lands."""
+    one of `expected_errors` fails its table only; `write_spec_for` says how a table lands;
+    `run_table` loads the tables a kind loads its own way."""
     specs = [asset_spec(source, t, kinds_of(t)) for t in source.tables]
     tables = {asset_key(source, t): t for t in source.tables}
     compiled = {key: compile_checks(table.checks) for key, table in tables.items()}
@@ -110,7 +120,12 @@ def build_source_assets(
                     extract = extract_for(reader, source, table)
                 except EXPECTED_ERRORS as error:
                     raise_table_failure(source.name, table.name, error)
-                result = run_load(
+                own = (
+                    run_table(context, warehouse, reader, source, table, gate)
+                    if run_table
+                    else None
+                )
+                result = own or run_load(
                     context,
                     warehouse,
                     source,

@@ -13,11 +13,12 @@ from platform_assets.files_kind import KIND as FILES
 from platform_assets.python_kind import KIND as PYTHON
 from platform_assets.rest_kind import KIND as REST
 from platform_assets.source_kind import SourceKind
+from platform_assets.sql_kind import KIND as SQL
 
 __all__ = ["BUILT_IN", "SourceKind", "config_models", "registered_kinds"]
 
 
-BUILT_IN: tuple[SourceKind, ...] = (FILES, REST, PYTHON)
+BUILT_IN: tuple[SourceKind, ...] = (FILES, REST, PYTHON, SQL)
 
 
 @cache

@@ -129,6 +129,7 @@ def run_load(
     if full_refresh_requested(context, source, table):
         spec = dataclasses.replace(spec, full_refresh=True)
     with warehouse.load(source.name, table.name, context.run.run_id) as load:
+        load.full_refresh = spec.full_refresh
         try:
             cursor = extract(load)
             result = load.commit(spec, cursor, gate)

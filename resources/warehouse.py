@@ -47,6 +47,7 @@ from resources.write_dispositions import (
     Lineage,
     WriteOutcome,
     WriteSpec,
+    apply_deletes,
     clear_for_refresh,
     count_rows,
     create_batch,
@@ -66,6 +67,7 @@ from resources.write_dispositions import (
     run_delete,
     schema_exists,
     stale_children,
+    take_deletes,
 )
 from resources.writeback import background_writeback
 
@@ -179,6 +181,8 @@ class LoadResult:
     """Rows of the batch dropped for a later row of the same key (merge, scd2)."""
     children: list[LoadResult] = field(default_factory=list)
     """The loads of its child tables, committed in the same transaction (see `Load.child`)."""
+    reader_metadata: dict[str, Any] = field(default_factory=dict)
+    """What the reader reports beside the load (a replication slot's lag...)."""
 
     @property
     def blocked(self) -> bool:
@@ -208,6 +212,7 @@ class LoadResult:
             data["checks"] = self.verdict.summary()
             data["check_seconds"] = round(self.verdict.seconds, 3)
             data["rows_quarantined"] = self.quarantined
+        data.update(self.reader_metadata)
         return data
 
 
@@ -256,6 +261,11 @@ class Load:
         """Set by the reader: `{column: name in the source}` for each column it renamed."""
         self.requests = 0
         self.retries = 0
+        self.reader_metadata: dict[str, Any] = {}
+        """Set by the reader: reported with the load's result (`LoadResult.reader_metadata`)."""
+        self.full_refresh = False
+        """Set by the caller when the run reloads the table from scratch: a reader then starts
+        from the beginning, not from its stored position."""
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._staged = False
         self._null_only: dict[str, str] = {}
@@ -430,6 +440,7 @@ class Load:
         finished = time.perf_counter()
         result = self._result(spec, outcome, cursor, finished, locked - asked, finished - locked)
         result.columns, result.source_names = columns, dict(self.source_names)
+        result.reader_metadata = dict(self.reader_metadata)
         result.children = [
             child.load._result(child.spec, done, None, finished, locked - asked, finished - locked)
             for child, done in zip(self._children, outcome.children, strict=False)
@@ -791,14 +802,21 @@ def _write_rows(
             if counts is None or counts.repeats:
                 batch, superseded, counts = resolve_repeated_keys(con, spec, batch)
             refuse_null_keys(spec, counts)
+        gone = None
+        if spec.write == "merge":
+            # Captured deletes (CDC) are set aside before the write, applied after it.
+            batch, gone = take_deletes(con, spec, batch, existing)
         if existing is None:
-            outcome = rename_into_place(con, spec, batch, rows_in - superseded)
+            outcome = rename_into_place(con, spec, batch, count_rows(con, batch))
         else:
+            incoming = data_columns(columns_of(con, batch))
             fitted = fit_target(con, spec, batch, incoming, existing)
             write = INTO_EXISTING[spec.write]
             outcome = write(con, spec, batch, fitted.copied, fitted.as_stored, lineage)
             outcome.schema_changes = fitted.changes
             con.execute(f"DROP TABLE {batch}")
+        if gone is not None:
+            outcome.deleted += apply_deletes(con, spec, gone, lineage)
     outcome.rows_in = rows_in
     outcome.superseded = superseded
     outcome.deleted += cleared

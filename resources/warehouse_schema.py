@@ -10,6 +10,9 @@ SOURCE_FILE = "_source_file"
 """Lineage a batch of files brings itself: the file each row was read from. The file reader types
 it as an ENUM of the load's files (as cheap to store as a constant); the writer keeps it out of
 the row hash and the schema, and turns a stored ENUM into VARCHAR when other files arrive."""
+DELETED_AT = "_deleted_at"
+"""When a captured delete removed the row at the source (TIMESTAMPTZ; NULL while it lives): a
+change-data-capture batch marks its deletes with it, and soft deletes keep it in the table."""
 ROW_HASH = "_row_hash"
 """A hash of each row's data columns, stored beside its lineage; merges compare it to skip
 unchanged rows (see `write_dispositions.row_hash`)."""

@@ -40,7 +40,7 @@ from resources.schema_evolution import (
     reconcile,
 )
 from resources.uniqueness import KeyCounts, key_counts
-from resources.warehouse_schema import LINEAGE_COLUMNS, ROW_HASH, SOURCE_FILE
+from resources.warehouse_schema import DELETED_AT, LINEAGE_COLUMNS, ROW_HASH, SOURCE_FILE
 
 if TYPE_CHECKING:
     from checks.gate import Verdict
@@ -57,6 +57,22 @@ class BatchError(TributaryError):
 
 
 @dataclass(frozen=True)
+class Deletes:
+    """How a merge applies deletes captured at the source (change data capture). A batch row
+    whose `_deleted_at` (TIMESTAMPTZ) is set says its key was deleted then; the batch holds one
+    row per key, its final state.
+
+    Soft: the stored row keeps its last values and gets `_deleted_at` (a key never stored lands
+    as the batch row, a tombstone); a later insert of the key brings it back with NULL. Hard:
+    the stored row is deleted, and the table has no `_deleted_at` column."""
+
+    soft: bool = True
+    truncated_at: datetime | None = None
+    """The source table was emptied at this time, before every change of the batch: stored
+    rows whose key the batch does not bring are deleted (soft: marked deleted then)."""
+
+
+@dataclass(frozen=True)
 class WriteSpec:
     target_schema: str
     target_table: str
@@ -68,6 +84,8 @@ class WriteSpec:
     full_refresh: bool = False
     """Reload from scratch: the batch replaces the table whole, then lands as a first load would
     under `write` (deduplicated for merge, new history for scd2)."""
+    deletes: Deletes | None = None
+    """Under merge: the batch carries captured deletes (see `Deletes`)."""
 
     @property
     def target(self) -> str:
@@ -189,10 +207,13 @@ def create_batch(
         if spec.write == "scd2"
         else ""
     )
+    hashed = data_columns(incoming)
+    if spec.deletes is not None and not spec.deletes.soft:
+        hashed.pop(DELETED_AT, None)  # a marker only: the table will not hold it
     _create_table(
         con,
         batch,
-        f"SELECT *, {lineage.select_sql()}, {row_hash(_own_values(data_columns(incoming)))} "
+        f"SELECT *, {lineage.select_sql()}, {row_hash(_own_values(hashed))} "
         f"AS {quote(ROW_HASH)}{validity} FROM ({rows_sql})",
     )
     return batch
@@ -336,6 +357,103 @@ def resolve_repeated_keys(
     )
     con.execute(f"DROP TABLE {batch}")
     return latest, counts.repeats, KeyCounts(counts.rows - counts.repeats, counts.null_keys, 0)
+
+
+@dataclass(frozen=True)
+class _Gone:
+    """The deletes a CDC batch brings, set aside before it lands (see `take_deletes`)."""
+
+    keys: str
+    """A temporary table of the deleted keys (in the batch's types) and their `_deleted_at`."""
+    brought: str | None
+    """With a truncate: a temporary table of every key the batch brings."""
+
+
+def take_deletes(
+    con: duckdb.DuckDBPyConnection,
+    spec: WriteSpec,
+    batch: str,
+    existing: dict[str, str] | None,
+) -> tuple[str, _Gone | None]:
+    """Set aside the batch's deleted keys, and leave out of the batch the rows the write must
+    not land: under hard deletes every deleted row (and the marker column), under soft ones
+    those whose key is stored (`apply_deletes` marks the stored row; the others land as
+    tombstones). Done before the write, whose schema changes DuckDB refuses after a DELETE on
+    the target. Returns (the batch table to write, now or as it was; the deletes set aside)."""
+    deletes = spec.deletes
+    if deletes is None or DELETED_AT not in columns_of(con, batch):
+        return batch, None
+    keys = column_list(spec.primary_key)
+    marked = f"{quote(DELETED_AT)} IS NOT NULL"
+    gone = None
+    if existing is not None:
+        gone = _Gone(_beside(batch, "gone"), None)
+        _create_table(
+            con, gone.keys, f"SELECT {keys}, {quote(DELETED_AT)} FROM {batch} WHERE {marked}"
+        )
+        if deletes.truncated_at is not None:
+            brought = _beside(batch, "brought")
+            _create_table(con, brought, f"SELECT {keys} FROM {batch}")
+            gone = _Gone(gone.keys, brought)
+    if not deletes.soft:
+        rows = f"SELECT * EXCLUDE ({quote(DELETED_AT)}) FROM {batch} b WHERE NOT b.{marked}"
+    elif existing is not None:
+        stored = _key_match("t", "b", spec.primary_key)
+        rows = (
+            f"SELECT * FROM {batch} b WHERE NOT (b.{marked} "
+            f"AND EXISTS (SELECT 1 FROM {spec.target} t WHERE {stored}))"
+        )
+    else:
+        return batch, gone
+    kept = _beside(batch, "kept")
+    _create_table(con, kept, rows)
+    con.execute(f"DROP TABLE {batch}")
+    return kept, gone
+
+
+def apply_deletes(
+    con: duckdb.DuckDBPyConnection, spec: WriteSpec, gone: _Gone, lineage: Lineage
+) -> int:
+    """After the write: delete (hard) or mark deleted (soft) the stored rows of the deleted
+    keys and, after a truncate, of every key the batch did not bring. Returns how many rows
+    were deleted or newly marked."""
+    assert spec.deletes is not None
+    soft, truncated_at = spec.deletes.soft, spec.deletes.truncated_at
+    match = _key_match("t", "g", spec.primary_key)
+    deleted = 0
+    if soft:
+        stored = data_columns(columns_of(con, spec.target))
+        values = {name: f"t.{quote(name)}" for name in stored}
+
+        def mark(at: str, source: str, where: str) -> int:
+            rehash = row_hash({**values, DELETED_AT: at})
+            row = con.execute(
+                f"UPDATE {spec.target} t SET {quote(DELETED_AT)} = {at}, "
+                f"{quote(ROW_HASH)} = {rehash}, _load_id = {literal(lineage.load_id)}::UUID, "
+                f"_loaded_at = {lineage.at}{source} "
+                f"WHERE t.{quote(DELETED_AT)} IS NULL AND {where}"
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        deleted += mark(f"g.{quote(DELETED_AT)}", f" FROM {gone.keys} g", match)
+        if gone.brought is not None and truncated_at is not None:
+            at = f"{literal(truncated_at.isoformat())}::TIMESTAMPTZ"
+            kept = f"NOT EXISTS (SELECT 1 FROM {gone.brought} g WHERE {match})"
+            deleted += mark(at, "", kept)
+    else:
+        row = con.execute(f"DELETE FROM {spec.target} t USING {gone.keys} g WHERE {match}")
+        found = row.fetchone()
+        deleted += int(found[0]) if found else 0
+        if gone.brought is not None:
+            found = con.execute(
+                f"DELETE FROM {spec.target} t "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {gone.brought} g WHERE {match})"
+            ).fetchone()
+            deleted += int(found[0]) if found else 0
+    for table in (gone.keys, gone.brought):
+        if table is not None:
+            con.execute(f"DROP TABLE {table}")
+    return deleted
 
 
 def refuse_null_keys(spec: WriteSpec, counts: KeyCounts | None) -> None:

@@ -12,6 +12,7 @@ from dagster import (
 
 from platform_assets.config.base import SourceConfig
 from platform_assets.files_kind.reader import FileReader
+from sensors.cdc_lag import build_cdc_lag_sensor
 from sensors.failures import build_failure_sensor
 from sensors.file_arrival import build_file_arrival_sensors
 from sensors.freshness import build_freshness_sensor
@@ -31,7 +32,7 @@ def build_sensors_and_schedules(
             description="Materializes models after their upstream tables update.",
         ),
     ]
-    freshness = build_freshness_sensor(sources)
-    if freshness is not None:
-        sensors.append(freshness)
+    for optional in (build_freshness_sensor(sources), build_cdc_lag_sensor(sources)):
+        if optional is not None:
+            sensors.append(optional)
     return build_schedules(sources), sensors

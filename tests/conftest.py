@@ -20,6 +20,8 @@ from platform_assets.platform import load_platform_catalog
 from platform_assets.rest_kind.reader import RestReader
 from platform_assets.runner import RunReport, run_sources
 from resources.warehouse import Warehouse
+from tests.servers.mariadb import MariaDbServer
+from tests.servers.postgres import PostgresServer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -114,3 +116,25 @@ def warehouse(tmp_path: Path) -> Warehouse:
     return Warehouse(
         path=str(tmp_path / "warehouse.duckdb"), staging_dir=str(tmp_path / ".staging")
     )
+
+
+@pytest.fixture(scope="session")
+def logical_postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server with `wal_level=logical` (the machine's own runs without
+    it), started once per test session and stopped after it."""
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def binlog_mariadb() -> Iterator[MariaDbServer]:
+    """A throwaway MariaDB server with the binary log on (row format, full row metadata),
+    started once per test session and stopped after it."""
+    server = MariaDbServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -69,4 +69,8 @@ def test_every_demo_source_lands_with_its_rows(
         "weather.hourly_forecast": 168,
         "clickstream.page_views": 7 * 288 + 1,
         "fx.rates": 120,
+        "erp.suppliers": 8,
+        "erp.purchase_orders": 240,
+        "erp.stock_movements": 77,
+        "erp.supplier_spend": 8,
     }

@@ -1,0 +1,68 @@
+"""Loading a `cdc: true` table: the change log of its database instead of a scan.
+
+`run_cdc_table` is the kind's `run_table` (see `platform_assets.factory`): a change-capture
+load acknowledges its source (advances the replication slot) after the warehouse commit, which
+the shared `run_load` path has no step for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from dagster import AssetExecutionContext
+
+from platform_assets.config.base import SourceConfig, TableConfig
+from platform_assets.loading import (
+    EXPECTED_ERRORS,
+    full_refresh_requested,
+    raise_table_failure,
+)
+from platform_assets.sql_kind.cdc_mysql import MysqlCdc
+from platform_assets.sql_kind.cdc_postgres import PostgresCdc
+from platform_assets.sql_kind.config import SqlSource, SqlTable
+from platform_assets.sql_kind.reader import SqlSourceError
+from resources.warehouse import Gate, LoadResult, Warehouse
+
+if TYPE_CHECKING:
+    from platform_assets.sql_kind.assets import SqlReader
+
+
+def run_cdc_table(
+    context: AssetExecutionContext,
+    warehouse: Warehouse,
+    reader: Any,
+    source: SourceConfig,
+    table: TableConfig,
+    gate: Gate | None,
+) -> LoadResult | None:
+    """Load a `cdc: true` table from its database's change log; None for any other table.
+    Raises `SourceLoadError` naming source and table (the connection's secrets masked)."""
+    if not isinstance(table, SqlTable) or not table.cdc:
+        return None
+    assert isinstance(source, SqlSource)
+    from platform_assets.sql_kind.assets import table_write_spec
+
+    sql_reader: SqlReader = reader
+    spec = table_write_spec(source, table)
+    if full_refresh_requested(context, source, table):
+        spec = dataclasses.replace(spec, full_refresh=True)
+    try:
+        database = sql_reader.database(source)
+        try:
+            cdc = (
+                PostgresCdc.of(source, table, database.url)
+                if database.dialect == "postgres"
+                else MysqlCdc.of(source, table, database.url)
+            )
+            result = cdc.load(warehouse, spec, gate, context.run.run_id)
+        except EXPECTED_ERRORS as error:
+            raise SqlSourceError(database.redact(str(error))) from error
+    except EXPECTED_ERRORS as error:
+        raise_table_failure(source.name, table.name, error)
+    context.log.info(
+        f"{source.name}.{table.name}: {result.rows_in} changed keys in, {result.inserted} "
+        f"inserted, {result.updated} updated, {result.deleted} deleted, up to "
+        f"{result.cursor} ({result.seconds:.2f}s)"
+    )
+    return result
