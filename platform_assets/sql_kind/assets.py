@@ -9,6 +9,7 @@ lands, and its cursor stays.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 from dagster import AssetsDefinition, ConfigurableResource
@@ -129,5 +130,5 @@ def build_sql_assets(source: SourceConfig) -> AssetsDefinition:
         kinds_of=lambda _table: {source.dialect_or_none or "sql"},
         write_spec_for=table_write_spec,
         expected_errors=SQL_ERRORS,
-        run_table=run_cdc_table,
+        run_table=functools.partial(run_cdc_table, write_spec_for=table_write_spec),
     )

@@ -8,7 +8,8 @@ the shared `run_load` path has no step for.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from dagster import AssetExecutionContext
 
@@ -23,9 +24,7 @@ from platform_assets.sql_kind.cdc_postgres import PostgresCdc
 from platform_assets.sql_kind.config import SqlSource, SqlTable
 from platform_assets.sql_kind.reader import SqlSourceError
 from resources.warehouse import Gate, LoadResult, Warehouse
-
-if TYPE_CHECKING:
-    from platform_assets.sql_kind.assets import SqlReader
+from resources.write_dispositions import WriteSpec
 
 
 def run_cdc_table(
@@ -35,16 +34,17 @@ def run_cdc_table(
     source: SourceConfig,
     table: TableConfig,
     gate: Gate | None,
+    *,
+    write_spec_for: Callable[[SourceConfig, TableConfig], WriteSpec],
 ) -> LoadResult | None:
     """Load a `cdc: true` table from its database's change log; None for any other table.
+    `reader` is the kind's `SqlReader`; `write_spec_for` gives the table's write.
     Raises `SourceLoadError` naming source and table (the connection's secrets masked)."""
     if not isinstance(table, SqlTable) or not table.cdc:
         return None
     assert isinstance(source, SqlSource)
-    from platform_assets.sql_kind.assets import table_write_spec
-
-    sql_reader: SqlReader = reader
-    spec = table_write_spec(source, table)
+    sql_reader = reader
+    spec = write_spec_for(source, table)
     if full_refresh_requested(context, source, table):
         spec = dataclasses.replace(spec, full_refresh=True)
     try:
