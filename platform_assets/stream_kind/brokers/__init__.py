@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import Discriminator, Tag
 
-from platform_assets.stream_kind.brokers import nats, redis
+from platform_assets.stream_kind.brokers import nats, rabbitmq, redis
 from platform_assets.stream_kind.brokers.base import BrokerConfig, Opener
 from platform_assets.stream_kind.brokers.kafka import KafkaBroker
 from platform_assets.stream_kind.brokers.mqtt import MqttBroker
@@ -43,6 +43,7 @@ BrokerSettings = Annotated[
 OPENERS: dict[str, Opener] = {
     "redis": redis.open_broker,
     "nats": nats.open_broker,
+    "rabbitmq": rabbitmq.open_broker,
 }
 """Broker type -> the function that connects a consumer (see `brokers.base.Opener`)."""
 

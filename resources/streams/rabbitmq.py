@@ -1,0 +1,237 @@
+"""RabbitMQ: one queue consumed with manual acknowledgements.
+
+The broker keeps at most `prefetch` deliveries unacknowledged on the channel, so a batch is at
+most that long. `ack` confirms a whole batch with one `basic_ack(multiple=True)` on its last
+delivery tag, after the warehouse commit. A connection lost before that makes the broker requeue
+the batch; the deliveries come back flagged `redelivered` and the writer deduplicates them by key
+(or by message id): a lost connection never loses a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from time import monotonic
+from typing import Any
+
+import pika
+import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.spec import Basic, BasicProperties
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from resources.redaction import Redactor
+from resources.streams.base import BrokerError, Message
+
+__all__ = ["MAX_PREFETCH", "RabbitMQConsumer", "message_id"]
+
+log = logging.getLogger(__name__)
+
+MAX_PREFETCH = 65535
+"""AMQP's prefetch count is a 16-bit field: the longest batch one channel holds unacknowledged."""
+
+_REFUSED = (
+    pika.exceptions.ProbableAuthenticationError,
+    pika.exceptions.ProbableAccessDeniedError,
+    pika.exceptions.AuthenticationError,
+    pika.exceptions.IncompatibleProtocolError,
+)
+"""Connection errors that another attempt would only repeat."""
+
+
+def _transient(error: BaseException) -> bool:
+    return isinstance(error, pika.exceptions.AMQPConnectionError) and not isinstance(
+        error, _REFUSED
+    )
+
+
+def message_id(properties: BasicProperties, body: bytes) -> str:
+    """The publisher's `message_id` if it set one, else `sha256:` and the body's hex digest
+    (equal bodies then count as one message when deduplicating)."""
+    if properties.message_id:
+        return str(properties.message_id)
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Delivery(Message):
+    """A message and what acknowledging it takes: its tag on the connection that delivered it."""
+
+    tag: int = 0
+    connection: int = 0
+
+
+class RabbitMQConsumer:
+    """Consumes `queue` at `url` (`amqp://` or `amqps://`) with manual acknowledgements.
+
+    `prefetch` (1..65535) bounds a batch; by default it is the first fetch's `max_batch` (at most
+    65535), so the broker sends exactly a batch ahead. A dropped connection is reopened with jittered
+    exponential backoff, `reconnect_attempts` times, before `BrokerError` is raised. The consumer
+    never declares the queue (its owner does): a missing one raises `BrokerError` naming it.
+    The connection shows as `connection_name` in the broker's management tools.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        queue: str,
+        *,
+        prefetch: int | None = None,
+        connection_name: str,
+        connect_timeout: float = 10.0,
+        reconnect_attempts: int = 8,
+    ) -> None:
+        if prefetch is not None and not 1 <= prefetch <= MAX_PREFETCH:
+            raise ValueError(f"prefetch must be 1..{MAX_PREFETCH}, not {prefetch}")
+        self._parameters = pika.URLParameters(url)
+        self._parameters.client_properties = {"connection_name": connection_name}
+        self._parameters.socket_timeout = connect_timeout
+        self._parameters.blocked_connection_timeout = connect_timeout
+        self._parameters.connection_attempts = 1
+        self._redact = Redactor([p for p in [self._parameters.credentials.password] if p])
+        self._queue = queue
+        self._prefetch = prefetch
+        self._attempts = reconnect_attempts + 1
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: BlockingChannel | None = None
+        self._generation = 0
+        self._consuming = False
+        self._buffer: list[_Delivery] = []
+
+    def _error(self, doing: str, error: BaseException) -> BrokerError:
+        detail = self._redact(str(error) or type(error).__name__)
+        return BrokerError(f"RabbitMQ queue {self._queue!r}: {doing} failed: {detail}")
+
+    def _on_message(
+        self, _: BlockingChannel, method: Basic.Deliver, properties: BasicProperties, body: bytes
+    ) -> None:
+        self._buffer.append(
+            _Delivery(
+                id=message_id(properties, body),
+                payload=body,
+                redelivered=bool(method.redelivered),
+                tag=method.delivery_tag,
+                connection=self._generation,
+            )
+        )
+
+    def _open(self) -> None:
+        connection = pika.BlockingConnection(self._parameters)
+        try:
+            channel = connection.channel()
+        except BaseException:
+            connection.close()
+            raise
+        self._connection, self._channel = connection, channel
+        self._generation += 1
+        self._consuming = False
+
+    def _connected(self, lost: BaseException | None = None) -> BlockingChannel:
+        """The open channel; after `lost`, a new connection (the broker requeued what the old
+        one had delivered unacknowledged, so its buffered deliveries are dropped)."""
+        if lost is not None:
+            log.warning("RabbitMQ queue %s: connection lost (%s); reconnecting", self._queue, lost)
+            self._drop()
+        if self._channel is None:
+            try:
+                Retrying(
+                    retry=retry_if_exception(_transient),
+                    wait=wait_exponential_jitter(multiplier=0.1, max=5.0, jitter=0.1),
+                    stop=stop_after_attempt(self._attempts),
+                    reraise=True,
+                )(self._open)
+            except pika.exceptions.AMQPError as error:
+                raise self._error("connecting", error) from None
+        assert self._channel is not None
+        return self._channel
+
+    def _drop(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        self._buffer.clear()
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except pika.exceptions.AMQPError:
+                pass  # closing what is already broken
+
+    def fetch(self, max_batch: int, max_wait_seconds: float) -> list[Message]:
+        """Up to `max_batch` deliveries (never more than `prefetch`), waiting at most
+        `max_wait_seconds` for the batch to fill (longer only while reconnecting)."""
+        if self._prefetch is None:
+            self._prefetch = min(max_batch, MAX_PREFETCH)
+        limit = min(max_batch, self._prefetch)
+        deadline = monotonic() + max_wait_seconds
+        lost: BaseException | None = None
+        for _ in range(self._attempts):
+            try:
+                channel = self._connected(lost)
+                if not self._consuming:
+                    channel.basic_qos(prefetch_count=self._prefetch)
+                    channel.basic_consume(self._queue, self._on_message, auto_ack=False)
+                    self._consuming = True
+                assert self._connection is not None
+                while len(self._buffer) < limit and (remaining := deadline - monotonic()) > 0:
+                    self._connection.process_data_events(time_limit=min(remaining, 0.5))
+                break
+            except pika.exceptions.AMQPConnectionError as error:
+                if not _transient(error):
+                    raise self._error("consuming", error) from None
+                lost = error
+            except pika.exceptions.AMQPChannelError as error:
+                self._drop()
+                raise self._error("consuming", error) from None
+        else:
+            raise self._error("consuming", lost or RuntimeError("connection lost"))
+        batch, self._buffer = self._buffer[:limit], self._buffer[limit:]
+        return list(batch)
+
+    def positions(self, batch: Sequence[Message]) -> dict[str, str]:
+        """Nothing: a RabbitMQ queue has no position to resume from; the broker keeps what is
+        unacknowledged."""
+        return {}
+
+    def ack(self, batch: Sequence[Message]) -> None:
+        """Acknowledges `batch` (and every delivery before it) with one `basic_ack(multiple=True)`.
+
+        A batch delivered on a connection lost since is not acknowledged (and no error is
+        raised): the broker requeued it and delivers it again, flagged redelivered.
+        """
+        if not batch:
+            return
+        last = batch[-1]
+        if not isinstance(last, _Delivery):
+            raise TypeError("ack() takes a batch this consumer fetched")
+        if self._channel is None or last.connection != self._generation:
+            log.warning("RabbitMQ queue %s: batch from a lost connection; redelivered", self._queue)
+            return
+        try:
+            self._channel.basic_ack(delivery_tag=last.tag, multiple=True)
+            # Flush the frame now rather than at the next fetch (which may never come).
+            assert self._connection is not None
+            self._connection.process_data_events(time_limit=0)
+        except pika.exceptions.AMQPError as error:
+            log.warning("RabbitMQ queue %s: ack lost (%s); redelivered", self._queue, error)
+            self._drop()
+
+    def lag(self) -> int | None:
+        """Messages waiting: ready in the queue or delivered but not yet fetched (the deliveries
+        of a batch being committed are not counted)."""
+        lost: BaseException | None = None
+        for _ in range(2):
+            try:
+                declared: Any = self._connected(lost).queue_declare(self._queue, passive=True)
+                return int(declared.method.message_count) + len(self._buffer)
+            except pika.exceptions.AMQPConnectionError as error:
+                if not _transient(error):
+                    raise self._error("reading the lag", error) from None
+                lost = error
+            except pika.exceptions.AMQPChannelError as error:
+                self._drop()
+                raise self._error("reading the lag", error) from None
+        raise self._error("reading the lag", lost or RuntimeError("connection lost"))
+
+    def close(self) -> None:
+        """Closes the connection; unacknowledged deliveries return to the queue."""
+        self._drop()
