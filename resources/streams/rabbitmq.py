@@ -20,9 +20,9 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from resources.redaction import Redactor
+from resources.redaction import redact
 from resources.streams.base import BrokerError, Message
 
 __all__ = ["MAX_PREFETCH", "RabbitMQConsumer", "message_id"]
@@ -90,7 +90,8 @@ class RabbitMQConsumer:
         self._parameters.socket_timeout = connect_timeout
         self._parameters.blocked_connection_timeout = connect_timeout
         self._parameters.connection_attempts = 1
-        self._redact = Redactor([p for p in [self._parameters.credentials.password] if p])
+        self._where = f"rabbitmq {redact(url)} queue {queue!r}"
+        self._secrets = [str(getattr(self._parameters.credentials, "password", "") or "")]
         self._queue = queue
         self._prefetch = prefetch
         self._attempts = reconnect_attempts + 1
@@ -101,8 +102,8 @@ class RabbitMQConsumer:
         self._buffer: list[_Delivery] = []
 
     def _error(self, doing: str, error: BaseException) -> BrokerError:
-        detail = self._redact(str(error) or type(error).__name__)
-        return BrokerError(f"RabbitMQ queue {self._queue!r}: {doing} failed: {detail}")
+        detail = redact(f"{type(error).__name__}: {error}", self._secrets)
+        return BrokerError(f"{self._where}: {doing}: {detail}")
 
     def _on_message(
         self, _: BlockingChannel, method: Basic.Deliver, properties: BasicProperties, body: bytes
@@ -138,7 +139,7 @@ class RabbitMQConsumer:
             try:
                 Retrying(
                     retry=retry_if_exception(_transient),
-                    wait=wait_exponential_jitter(multiplier=0.1, max=5.0, jitter=0.1),
+                    wait=wait_random_exponential(multiplier=0.1, max=5.0),
                     stop=stop_after_attempt(self._attempts),
                     reraise=True,
                 )(self._open)
