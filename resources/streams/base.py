@@ -70,6 +70,39 @@ class Broker(Protocol):
         ...
 
 
+@runtime_checkable
+class Resumable(Protocol):
+    """A broker that starts from the positions stored in the warehouse (Kafka offsets, MQTT
+    publishers' sequence numbers): the reader calls `resume` once, before the first fetch."""
+
+    def resume(self, positions: Mapping[str, str]) -> None:
+        """Start after `positions` (what `positions()` returned for the last committed batch)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Messages of `partition` (a publisher, a partition) from position `first` to `last`
+    that the broker never delivered: it dropped them."""
+
+    partition: str
+    first: str
+    last: str
+
+    def describe(self) -> str:
+        span = self.first if self.first == self.last else f"{self.first}..{self.last}"
+        return f"messages {span} of {self.partition!r} never arrived (dropped by the broker)"
+
+
+@runtime_checkable
+class ReportsGaps(Protocol):
+    """A broker that can tell when messages were dropped (MQTT with numbered messages)."""
+
+    def gaps(self) -> list[Gap]:
+        """Gaps found by the fetches since the last call."""
+        ...
+
+
 def last_positions(batch: Sequence[Message]) -> dict[str, str]:
     """The last position of each partition in `batch`, in delivery order: the default
     `positions()` for brokers whose offsets only grow within a partition."""

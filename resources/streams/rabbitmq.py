@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from time import monotonic
 from typing import Any
@@ -66,10 +67,10 @@ class _Delivery(Message):
 class RabbitMQConsumer:
     """Consumes `queue` at `url` (`amqp://` or `amqps://`) with manual acknowledgements.
 
-    `prefetch` (1..65535) bounds a batch; by default it is the first fetch's `max_batch` (at most
-    65535), so the broker sends exactly a batch ahead. A dropped connection is reopened with jittered
-    exponential backoff, `reconnect_attempts` times, before `BrokerError` is raised. The consumer
-    never declares the queue (its owner does): a missing one raises `BrokerError` naming it.
+    `prefetch` (1..65535) bounds a batch; by default it is the first fetch's `max_batch` (at
+    most 65535), so the broker sends exactly a batch ahead. A dropped connection is reopened with
+    jittered exponential backoff, `reconnect_attempts` times, before `BrokerError` is raised.
+    The consumer never declares the queue (its owner does): a missing one raises `BrokerError`.
     The connection shows as `connection_name` in the broker's management tools.
     """
 
@@ -152,10 +153,8 @@ class RabbitMQConsumer:
         connection, self._connection, self._channel = self._connection, None, None
         self._buffer.clear()
         if connection is not None and connection.is_open:
-            try:
+            with suppress(pika.exceptions.AMQPError):  # closing what is already broken
                 connection.close()
-            except pika.exceptions.AMQPError:
-                pass  # closing what is already broken
 
     def fetch(self, max_batch: int, max_wait_seconds: float) -> list[Message]:
         """Up to `max_batch` deliveries (never more than `prefetch`), waiting at most

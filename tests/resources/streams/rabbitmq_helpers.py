@@ -46,9 +46,7 @@ def publish(queue: str, records: list[dict[str, object]] | list[bytes], ids: boo
         channel.confirm_delivery()
         for i, record in enumerate(records):
             body = record if isinstance(record, bytes) else json.dumps(record).encode()
-            properties = pika.BasicProperties(
-                message_id=f"m{i}" if ids else None, delivery_mode=2
-            )
+            properties = pika.BasicProperties(message_id=f"m{i}" if ids else None, delivery_mode=2)
             channel.basic_publish("", queue, body, properties)
 
 

@@ -86,7 +86,9 @@ def test_a_missing_queue_is_an_error_naming_it() -> None:
     missing = f"stream20b.missing.{uuid.uuid4().hex[:8]}"
     broker = consumer(missing)
     try:
-        with pytest.raises(BrokerError, match=f"rabbitmq .*guest:\\*\\*\\*@.* queue '{missing}'.*NOT_FOUND"):
+        with pytest.raises(
+            BrokerError, match=f"rabbitmq .*guest:\\*\\*\\*@.* queue '{missing}'.*NOT_FOUND"
+        ):
             broker.fetch(max_batch=10, max_wait_seconds=0.5)
     finally:
         broker.close()
