@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 
 from platform_assets.stream_kind.config import MESSAGE_ID, StreamSource, StreamTable
 from platform_assets.stream_kind.reader import decode
+from resources.errors import TributaryError
 from resources.streams.base import Broker, Message
 from resources.warehouse import Gate, LoadResult, Warehouse
 from resources.write_dispositions import WriteSpec
 
 
-class StreamError(Exception):
+class StreamError(TributaryError):
     """A stream table cannot go on; the message names source, table, and the message."""
 
 
@@ -37,20 +38,29 @@ class DrainResult:
     lag_after: int | None = None
     positions: dict[str, str] = field(default_factory=dict)
     loads: list[LoadResult] = field(default_factory=list)
+    batch_sizes: list[int] = field(default_factory=list)
+    """Messages per batch, in order."""
     seconds: float = 0.0
 
     def metadata(self) -> dict[str, object]:
+        loads = self.loads
         data: dict[str, object] = {
+            "write": "merge",
             "batches": self.batches,
             "messages": self.messages,
-            "rows_landed": self.rows,
+            "rows_in": sum(load.rows_in for load in loads),
+            "rows_inserted": sum(load.inserted for load in loads),
+            "rows_updated": sum(load.updated for load in loads),
+            "rows_deleted": 0,
+            "rows_superseded": sum(load.superseded for load in loads),
+            "rows_quarantined": sum(load.quarantined for load in loads),
             "dead_letters": self.dead_letters,
             "lag_before": self.lag_before if self.lag_before is not None else "unknown",
             "lag_after": self.lag_after if self.lag_after is not None else "unknown",
             "seconds": round(self.seconds, 3),
         }
-        if self.batches:
-            data["batch_size_max"] = max(load.rows_in for load in self.loads) if self.loads else 0
+        if self.batch_sizes:
+            data["batch_size_max"] = max(self.batch_sizes)
         if self.positions:
             data["position"] = json.dumps(self.positions, sort_keys=True)
         return data
@@ -127,6 +137,7 @@ def drain(
         broker.ack(batch)
         result.batches += 1
         result.messages += len(batch)
+        result.batch_sizes.append(len(batch))
         result.rows += loaded.inserted + loaded.updated
         result.dead_letters += len(decoded.dead_letters) + loaded.quarantined
         result.loads.append(loaded)
