@@ -16,6 +16,7 @@ from platform_assets.files import build_files_assets
 from platform_assets.python_kind import KIND as PYTHON
 from platform_assets.rest import build_rest_assets
 from platform_assets.source_kind import SourceKind
+from platform_assets.stream_kind import KIND as STREAM
 from resources.files import FileReader
 from resources.rest import RestReader
 
@@ -36,7 +37,7 @@ REST = SourceKind(
     resources=lambda: {"rest": RestReader(cache_dir=str(settings.resolve("data/.cache")))},
 )
 
-BUILT_IN: tuple[SourceKind, ...] = (FILES, REST, PYTHON)
+BUILT_IN: tuple[SourceKind, ...] = (FILES, REST, PYTHON, STREAM)
 
 
 @cache

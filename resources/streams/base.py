@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from resources.errors import TributaryError
+
 
 @dataclass(frozen=True)
 class Message:
@@ -32,7 +34,7 @@ class Message:
     redelivered: bool = False
 
 
-class BrokerError(Exception):
+class BrokerError(TributaryError):
     """The broker could not be reached or refused an operation, after the adapter's retries.
     The message names the broker, the stream and what failed (never a password)."""
 

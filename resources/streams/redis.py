@@ -51,6 +51,7 @@ class RedisStream:
             socket_connect_timeout=connect_timeout,
             socket_keepalive=True,
             health_check_interval=30,
+            client_name=f"tributary:{consumer}",
         )
         self._claim_from: str | None = "0-0"
         """Where the scan of the pending list goes on; None once it is done."""
