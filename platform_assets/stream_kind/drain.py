@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from platform_assets.stream_kind.config import MESSAGE_ID, StreamSource, StreamTable
 from platform_assets.stream_kind.reader import decode
 from resources.errors import TributaryError
-from resources.streams.base import Broker, Message
+from resources.quarantine import DeadLetter
+from resources.streams.base import Broker, Gap, Message, ReportsGaps, Resumable
 from resources.warehouse import Gate, LoadResult, Warehouse
 from resources.write_dispositions import WriteSpec
 
@@ -36,6 +37,8 @@ class DrainResult:
     dead_letters: int = 0
     lag_before: int | None = None
     lag_after: int | None = None
+    gaps: list[Gap] = field(default_factory=list)
+    """Messages the broker dropped, where the adapter can tell (each also a dead letter)."""
     positions: dict[str, str] = field(default_factory=dict)
     loads: list[LoadResult] = field(default_factory=list)
     batch_sizes: list[int] = field(default_factory=list)
@@ -59,6 +62,10 @@ class DrainResult:
             "lag_after": self.lag_after if self.lag_after is not None else "unknown",
             "seconds": round(self.seconds, 3),
         }
+        if self.gaps:
+            data["gaps"] = len(self.gaps)
+            data["gap_messages"] = sum(gap.count for gap in self.gaps)
+            data["gap_detail"] = "; ".join(gap.describe() for gap in self.gaps[:10])
         if self.batch_sizes:
             data["batch_size_max"] = max(self.batch_sizes)
         if self.positions:
@@ -105,9 +112,11 @@ def drain(
     error; each leaves the warehouse as of the last committed batch and that batch acknowledged.
     `after_commit` runs between a batch's commit and its ack (tests kill the process there)."""
     started = time.perf_counter()
+    positions = stored_positions(warehouse, source.name, table.name)
+    if isinstance(broker, Resumable):
+        broker.resume(positions)  # the warehouse, not the broker, says where the table is
     result = DrainResult(lag_before=broker.lag())
     spec = stream_write_spec(source, table)
-    positions = stored_positions(warehouse, source.name, table.name)
     wait = table.max_wait.total_seconds()
     limit = table.max_messages
     while limit is None or result.messages < limit:
@@ -124,11 +133,12 @@ def drain(
                 f"(set dead_letter: true to set such messages aside)"
             )
         positions = {**positions, **broker.positions(batch)}
+        gaps = broker.gaps() if isinstance(broker, ReportsGaps) else []
         with warehouse.load(source.name, table.name, run_id) as load:
             if decoded.rows.num_rows:
                 load.stage(decoded.rows)
             load.source_names = decoded.source_names
-            load.dead_letters = decoded.dead_letters
+            load.dead_letters = decoded.dead_letters + [_gap_letter(gap) for gap in gaps]
             load.dead_letter_key = MESSAGE_ID
             load.bytes_read = sum(len(m.payload) for m in batch)
             loaded = load.commit(spec, json.dumps(positions, sort_keys=True), gate)
@@ -140,6 +150,7 @@ def drain(
         result.batch_sizes.append(len(batch))
         result.rows += loaded.inserted + loaded.updated
         result.dead_letters += len(decoded.dead_letters) + loaded.quarantined
+        result.gaps += gaps
         result.loads.append(loaded)
         if len(batch) < size and broker.lag() == 0:
             break  # drained: do not wait `max_wait` for a batch that is not coming
@@ -147,3 +158,9 @@ def drain(
     result.lag_after = broker.lag()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _gap_letter(gap: Gap) -> DeadLetter:
+    """A gap as a dead letter without payload, so it is found where lost messages are looked
+    for; its id names the publisher (or partition) and the missing positions."""
+    return DeadLetter(f"gap:{gap.partition}:{gap.first}-{gap.last}", f"gap: {gap.describe()}", None)

@@ -91,6 +91,13 @@ class Gap:
     first: str
     last: str
 
+    @property
+    def count(self) -> int:
+        """How many messages are missing (1 when the positions are not numbers)."""
+        if self.first.isdigit() and self.last.isdigit():
+            return int(self.last) - int(self.first) + 1
+        return 1
+
     def describe(self) -> str:
         span = self.first if self.first == self.last else f"{self.first}..{self.last}"
         return f"messages {span} of {self.partition!r} never arrived (dropped by the broker)"

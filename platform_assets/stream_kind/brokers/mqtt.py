@@ -3,6 +3,7 @@ acknowledged after the warehouse commit; numbered messages reveal what the broke
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Literal
 
@@ -14,8 +15,8 @@ from resources.streams.base import Broker
 
 
 class MqttBroker(BrokerConfig):
-    """An MQTT 5 broker; each table's `stream` is a topic filter, `group` the prefix of the
-    fixed client id whose session the broker keeps for `session_expiry` between runs.
+    """An MQTT 5 broker; each table's `stream` is a topic filter, consumed by a fixed client id
+    (see `client_id`) whose session the broker keeps for `session_expiry` between runs.
 
     `sequence_field` names an integer field of the JSON payloads that each publisher (told
     apart by `publisher_field`, else by topic) raises by one per message: a message's id is
@@ -30,13 +31,19 @@ class MqttBroker(BrokerConfig):
     publisher_field: Identifier | None = None
 
 
+def client_id(group: str, consumer: str, topic: str) -> str:
+    """`group-consumer-<digest of the topic filter>`: the same every run (the broker keeps the
+    session by it), different for each table of a consumer."""
+    return f"{group}-{consumer}-{hashlib.sha256(topic.encode()).hexdigest()[:10]}"
+
+
 def open_broker(config: MqttBroker, stream: str, group: str, consumer: str) -> Broker:
     from resources.streams.mqtt import MqttSubscriber
 
     return MqttSubscriber(
         config.resolved_url(),
         stream,
-        f"{group}-{consumer}",
+        client_id(group, consumer, stream),
         session_expiry_seconds=int(config.session_expiry.total_seconds()),
         sequence_field=config.sequence_field,
         publisher_field=config.publisher_field,

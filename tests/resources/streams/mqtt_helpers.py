@@ -33,6 +33,7 @@ class Mosquitto:
 
     def __init__(self, directory: Path, max_queued_messages: int) -> None:
         self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.config = directory / "mosquitto.conf"
         self.config.write_text(
