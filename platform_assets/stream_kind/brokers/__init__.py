@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import Discriminator, Tag
 
-from platform_assets.stream_kind.brokers import mqtt, nats, rabbitmq, redis
+from platform_assets.stream_kind.brokers import kafka, mqtt, nats, rabbitmq, redis
 from platform_assets.stream_kind.brokers.base import BrokerConfig, Opener
 from platform_assets.stream_kind.brokers.kafka import KafkaBroker
 from platform_assets.stream_kind.brokers.mqtt import MqttBroker
@@ -42,6 +42,7 @@ BrokerSettings = Annotated[
 
 OPENERS: dict[str, Opener] = {
     "redis": redis.open_broker,
+    "kafka": kafka.open_broker,
     "mqtt": mqtt.open_broker,
     "nats": nats.open_broker,
     "rabbitmq": rabbitmq.open_broker,

@@ -123,9 +123,7 @@ def test_mqtt_broker_restarted_mid_drain_reconnects_and_loses_nothing(tmp_path: 
     warehouse = warehouse_in(tmp_path)
     with mosquitto(tmp_path / "broker") as server:
         broker = {"type": "mqtt", "url": server.url, "sequence_field": "seq"}
-        source = StreamSource.model_validate(
-            settings(broker, topic, max_batch=50, max_wait="3s")
-        )
+        source = StreamSource.model_validate(settings(broker, topic, max_batch=50, max_wait="3s"))
         run(source, warehouse)  # the session and its subscription
         mqtt_helpers.publish(server.port, topic, payloads(400))
         restarted = threading.Event()
