@@ -186,13 +186,13 @@ class KafkaConsumer:
             raise self._error("consume", error) from None
         good: list[KafkaMessage] = []
         for message in messages:
-            error = message.error()
-            if error is None:
+            problem = message.error()
+            if problem is None:
                 good.append(message)
-            elif error.fatal() or error.code() in _FATAL_CODES:
-                raise self._error("consume", error)
+            elif problem.fatal() or problem.code() in _FATAL_CODES:
+                raise self._error("consume", problem)
             else:
-                log.warning("%s: %s", self._where, error)
+                log.warning("%s: %s", self._where, problem)
         return good
 
     def positions(self, batch: Sequence[Message]) -> dict[str, str]:

@@ -105,7 +105,7 @@ def test_a_partition_without_a_stored_offset_starts_at_start(cluster: MockCluste
 
 
 def test_options_that_would_break_the_guarantee_are_refused(cluster: MockCluster) -> None:
-    with pytest.raises(ValueError, match="'enable.auto.commit' is fixed to false"):
+    with pytest.raises(ValueError, match=r"'enable\.auto\.commit' is fixed to false"):
         consumer(cluster, "t", options={"enable.auto.commit": "true"})
 
 
