@@ -31,9 +31,11 @@ WITH_DEMO_API = $(BIN)/python -m platform_assets.demo_api --port $(DEMO_API_PORT
 	USGS_API_URL=$${USGS_API_URL:-$(DEMO_API)/earthquakes} \
 	FX_API_URL=$${FX_API_URL:-$(DEMO_API)/fx}
 
+# The signals stream is published to the local Redis first; without one, it is left out.
 demo: install
 	$(BIN)/tributary validate
-	@$(WITH_DEMO_API) $(BIN)/tributary run --all --workers 1  # small sources: one process is fastest
+	@skip=; $(BIN)/python -m platform_assets.demo_signals || skip="--exclude signals"; \
+	$(WITH_DEMO_API) $(BIN)/tributary run --all --workers 1 $$skip  # small sources: one process is fastest
 
 test: install
 	$(BIN)/pytest -q
@@ -52,6 +54,7 @@ bench: install
 	$(BIN)/python -m bench.checks
 	$(BIN)/python -m bench.rest_api
 	$(BIN)/python -m bench.plugins
+	$(BIN)/python -m bench.streams
 
 samples: install
 	$(BIN)/python -m platform_assets.demo_samples

@@ -33,8 +33,14 @@ def redis_stream(url: str = REDIS_URL) -> Iterator[str]:
     try:
         yield name
     finally:
-        client.delete(name)
         client.close()
+        redis_delete(name, url)
+
+
+def redis_delete(name: str, url: str = REDIS_URL) -> None:
+    client = redis.Redis.from_url(url)
+    client.delete(name)
+    client.close()
 
 
 def redis_publish(name: str, payloads: Iterable[bytes | str], url: str = REDIS_URL) -> None:

@@ -11,13 +11,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from platform_assets.stream_kind.config import MESSAGE_ID, StreamSource, StreamTable
 from platform_assets.stream_kind.reader import decode
 from resources.errors import TributaryError
 from resources.quarantine import DeadLetter
-from resources.streams.base import Broker, Gap, Message, ReportsGaps, Resumable
+from resources.streams.base import (
+    Broker,
+    Gap,
+    Message,
+    ReportsGaps,
+    Resumable,
+    already_landed,
+    ordered,
+)
 from resources.warehouse import Gate, LoadResult, Warehouse
 from resources.write_dispositions import WriteSpec
 
@@ -43,12 +52,13 @@ class DrainResult:
     loads: list[LoadResult] = field(default_factory=list)
     batch_sizes: list[int] = field(default_factory=list)
     """Messages per batch, in order."""
+    replayed: int = 0
+    """Messages delivered again after their batch had landed (acknowledged, not landed)."""
     seconds: float = 0.0
 
     def metadata(self) -> dict[str, object]:
         loads = self.loads
         data: dict[str, object] = {
-            "write": "merge",
             "batches": self.batches,
             "messages": self.messages,
             "rows_in": sum(load.rows_in for load in loads),
@@ -58,6 +68,7 @@ class DrainResult:
             "rows_superseded": sum(load.superseded for load in loads),
             "rows_quarantined": sum(load.quarantined for load in loads),
             "dead_letters": self.dead_letters,
+            "replayed": self.replayed,
             "lag_before": self.lag_before if self.lag_before is not None else "unknown",
             "lag_after": self.lag_after if self.lag_after is not None else "unknown",
             "seconds": round(self.seconds, 3),
@@ -73,14 +84,17 @@ class DrainResult:
         return data
 
 
-def stream_write_spec(source: StreamSource, table: StreamTable) -> WriteSpec:
-    """Every stream table merges: on its primary key, else on the message id (so a message
-    delivered twice lands once)."""
+def stream_write_spec(source: StreamSource, table: StreamTable, ordered: bool) -> WriteSpec:
+    """How a batch lands. With a primary key: merged on it (the latest message of a key wins).
+    Without one, a message delivered again must land once: a batch of messages at ordered
+    positions is appended (those at or before the stored position were dropped from it before,
+    see `already_landed`); any other batch is merged on the message id."""
+    keyed = bool(table.primary_key) or not ordered
     return WriteSpec(
         target_schema=source.name,
         target_table=table.name,
-        write="merge",
-        primary_key=table.dedupe_key,
+        write="merge" if keyed else "append",
+        primary_key=table.dedupe_key if keyed else (),
         schema_policy=table.schema_policy,
         allow_empty=True,
     )
@@ -110,57 +124,102 @@ def drain(
     """Land what waits on `broker` into `table`, batch by batch (see the module). Raises
     StreamError (a malformed message with `dead_letter: false`), BrokerError, or the writer's
     error; each leaves the warehouse as of the last committed batch and that batch acknowledged.
-    `after_commit` runs between a batch's commit and its ack (tests kill the process there)."""
+    `after_commit` runs between a batch's commit and its ack (tests kill the process there).
+
+    Every broker call runs on one worker thread, in order: it fetches the next batch while this
+    thread commits the current one (DuckDB works outside the GIL), then acknowledges it."""
     started = time.perf_counter()
+    limit = table.max_messages
+    wait = table.max_wait.total_seconds()
     positions = stored_positions(warehouse, source.name, table.name)
     if isinstance(broker, Resumable):
         broker.resume(positions)  # the warehouse, not the broker, says where the table is
-    result = DrainResult(lag_before=broker.lag())
-    spec = stream_write_spec(source, table)
-    wait = table.max_wait.total_seconds()
-    limit = table.max_messages
-    while limit is None or result.messages < limit:
-        size = table.max_batch if limit is None else min(table.max_batch, limit - result.messages)
-        batch = broker.fetch(size, wait)
-        if not batch:
-            break
-        decoded = decode(batch, table.format, MESSAGE_ID, table.primary_key, table.column_names)
-        if decoded.dead_letters and not table.dead_letter:
-            first = decoded.dead_letters[0]
-            raise StreamError(
-                f"source {source.name!r}, table {table.name!r}: message {first.message_id} "
-                f"cannot land ({first.reason}); nothing of its batch was acknowledged "
-                f"(set dead_letter: true to set such messages aside)"
+
+    def size(read: int) -> int:
+        return table.max_batch if limit is None else min(table.max_batch, limit - read)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="broker") as io:
+        result = DrainResult(lag_before=io.submit(broker.lag).result())
+        asked = size(0)
+        fetching: Future[list[Message]] | None = io.submit(broker.fetch, asked, wait)
+        while fetching is not None:
+            batch = fetching.result()
+            if not batch:
+                break
+            read = result.messages + len(batch)
+            more = len(batch) == asked and (limit is None or read < limit)
+            if more:
+                asked = size(read)
+                fetching = io.submit(broker.fetch, asked, wait)
+            else:
+                fetching = None
+            positions = _land(
+                broker, warehouse, source, table, batch, positions, run_id, gate, result
             )
-        positions = {**positions, **broker.positions(batch)}
-        gaps = broker.gaps() if isinstance(broker, ReportsGaps) else []
-        with warehouse.load(source.name, table.name, run_id) as load:
-            if decoded.rows.num_rows:
-                load.stage(decoded.rows)
-            load.source_names = decoded.source_names
-            load.dead_letters = decoded.dead_letters + [_gap_letter(gap) for gap in gaps]
-            load.dead_letter_key = MESSAGE_ID
-            load.bytes_read = sum(len(m.payload) for m in batch)
-            loaded = load.commit(spec, json.dumps(positions, sort_keys=True), gate)
-        if after_commit is not None:
-            after_commit(batch)
-        broker.ack(batch)
-        result.batches += 1
-        result.messages += len(batch)
-        result.batch_sizes.append(len(batch))
-        result.rows += loaded.inserted + loaded.updated
-        result.dead_letters += len(decoded.dead_letters) + loaded.quarantined
-        result.gaps += gaps
-        result.loads.append(loaded)
-        if len(batch) < size and broker.lag() == 0:
-            break  # drained: do not wait `max_wait` for a batch that is not coming
-    result.positions = positions
-    result.lag_after = broker.lag()
+            if after_commit is not None:
+                after_commit(batch)
+            io.submit(broker.ack, batch).result()
+            unfinished = fetching is None and (limit is None or read < limit)
+            if unfinished and io.submit(broker.lag).result() != 0:
+                asked = size(read)
+                fetching = io.submit(broker.fetch, asked, wait)
+        result.positions = positions
+        result.lag_after = io.submit(broker.lag).result()
     result.seconds = time.perf_counter() - started
     return result
 
 
+def _land(
+    broker: Broker,
+    warehouse: Warehouse,
+    source: StreamSource,
+    table: StreamTable,
+    batch: list[Message],
+    positions: dict[str, str],
+    run_id: str | None,
+    gate: Gate | None,
+    result: DrainResult,
+) -> dict[str, str]:
+    """Commit one batch (its new messages' rows, their dead letters, the positions reached);
+    returns those positions. Messages already landed (see `already_landed`) are left out."""
+    fresh = [m for m in batch if not already_landed(m, positions)] if positions else batch
+    result.messages += len(batch)
+    result.replayed += len(batch) - len(fresh)
+    result.batch_sizes.append(len(batch))
+    if not fresh:
+        return positions
+    decoded = decode(fresh, table.format, MESSAGE_ID, table.primary_key, table.column_names)
+    if decoded.dead_letters and not table.dead_letter:
+        first = decoded.dead_letters[0]
+        raise StreamError(
+            f"source {source.name!r}, table {table.name!r}: message {first.message_id} "
+            f"cannot land ({first.reason}); nothing of its batch was acknowledged "
+            f"(set dead_letter: true to set such messages aside)"
+        )
+    reached = {**positions, **broker.positions(fresh)}
+    gaps = broker.gaps(fresh) if isinstance(broker, ReportsGaps) else []
+    spec = stream_write_spec(source, table, all(m.position for m in fresh) and _ordered(fresh))
+    with warehouse.load(source.name, table.name, run_id) as load:
+        if decoded.rows.num_rows:
+            load.stage(decoded.rows)
+        load.source_names = decoded.source_names
+        load.dead_letters = decoded.dead_letters + [_gap_letter(gap) for gap in gaps]
+        load.dead_letter_key = MESSAGE_ID
+        load.bytes_read = sum(len(m.payload) for m in fresh)
+        loaded = load.commit(spec, json.dumps(reached, sort_keys=True), gate)
+    result.batches += 1
+    result.rows += loaded.inserted + loaded.updated
+    result.dead_letters += len(decoded.dead_letters) + loaded.quarantined
+    result.gaps += gaps
+    result.loads.append(loaded)
+    return reached
+
+
+def _ordered(batch: list[Message]) -> bool:
+    return all(ordered(p) is not None for m in batch for p in m.position.values())
+
+
 def _gap_letter(gap: Gap) -> DeadLetter:
-    """A gap as a dead letter without payload, so it is found where lost messages are looked
-    for; its id names the publisher (or partition) and the missing positions."""
+    """A gap as a dead letter without payload, found where lost messages are looked for; its
+    id names the publisher (or partition) and the missing positions."""
     return DeadLetter(f"gap:{gap.partition}:{gap.first}-{gap.last}", f"gap: {gap.describe()}", None)

@@ -107,8 +107,9 @@ class Gap:
 class ReportsGaps(Protocol):
     """A broker that can tell when messages were dropped (MQTT with numbered messages)."""
 
-    def gaps(self) -> list[Gap]:
-        """Gaps found by the fetches since the last call."""
+    def gaps(self, batch: Sequence[Message]) -> list[Gap]:
+        """The gaps `batch` reveals after the batches before it; called once per batch, in
+        order, when it is committed (a batch fetched but never committed reveals nothing)."""
         ...
 
 
@@ -119,3 +120,26 @@ def last_positions(batch: Sequence[Message]) -> dict[str, str]:
     for message in batch:
         reached.update(message.position)
     return reached
+
+
+def ordered(position: str) -> tuple[int, ...] | None:
+    """A position as a tuple of integers when it is one (`"42"`, Redis' `"1700000000000-3"`),
+    else None. Positions spelled this way only grow within their partition."""
+    parts = position.replace("-", ".").split(".")
+    if not all(part.isdigit() for part in parts):
+        return None
+    return tuple(int(part) for part in parts)
+
+
+def already_landed(message: Message, stored: Mapping[str, str]) -> bool:
+    """Whether `message` sits at or before the stored position of its partition: its row
+    committed with that position, and it is being delivered again (its ack was lost). Only
+    ordered positions (see `ordered`) tell; a message without one is never skipped."""
+    if not message.position:
+        return False
+    for partition, position in message.position.items():
+        mine, last = ordered(position), stored.get(partition)
+        reached = ordered(last) if last is not None else None
+        if mine is None or reached is None or mine > reached:
+            return False
+    return True

@@ -3,8 +3,8 @@
 The client connects with MQTT 5, a fixed client id, `clean_start=False` and a session expiry,
 so the broker keeps the subscription and queues messages while no run is connected; paho's
 `manual_ack` holds each PUBACK until `ack`, so a message that was not committed is sent again
-(flagged DUP) on the next connection. The client's Receive Maximum is the batch size: the broker
-sends no more than one batch unacknowledged.
+(flagged DUP) on the next connection. The client's Receive Maximum is twice the batch size: the
+broker sends the next batch while one is committed, and no more.
 
 MQTT brokers drop messages silently (Mosquitto: beyond `max_queued_messages` per offline
 session, and for slow subscribers). Where publishers number their messages (`sequence_field`,
@@ -50,17 +50,19 @@ class _Received(Message):
     the broker delivered (a copy sent again after a reconnect is folded into the first)."""
 
     receipts: tuple[tuple[int, int], ...] = ()
+    numbered: tuple[str, int] | None = None
+    """(publisher, sequence number), when the payload has them."""
 
 
 class MqttSubscriber:
     """Subscribes `client_id` to `topic` (a topic filter) at `url` (`mqtt://` or `mqtts://`,
     credentials in the URL) with QoS 1 in a session the broker keeps `session_expiry_seconds`.
 
-    `sequence_field` names a top-level integer field of JSON payloads that each publisher
-    increments by one per message; `publisher_field` the field telling publishers apart (the
-    topic when None). With them a message's id is `publisher:sequence` and skipped numbers are
-    reported by `gaps`; without them the id is a digest of topic and payload (identical
-    payloads on one topic count as one message when deduplicating).
+    A message's id is a digest of its topic and payload (a copy sent again lands once;
+    identical payloads on one topic count as one message). `sequence_field` names a top-level
+    integer field of JSON payloads that each publisher raises by one per message;
+    `publisher_field` the field telling publishers apart (the topic when None). With them,
+    `positions` holds each publisher's highest number and `gaps` reports skipped ones.
 
     Connecting waits at most `connect_timeout` s per attempt, `reconnect_attempts` more times
     with backoff, then raises `BrokerError`; a connection dropped later is reopened by paho
@@ -100,8 +102,9 @@ class MqttSubscriber:
         self._down_since: float | None = None
         self._refused: str | None = None
         self._confirmed: set[int] = set()
+        self._receive = MAX_RECEIVE
         self._highest: dict[str, int] = {}
-        self._gaps: list[Gap] = []
+        """Publisher -> highest sequence number committed (resumed, then each batch's gaps)."""
 
     # paho calls these on its network thread.
     def _on_connect(
@@ -190,11 +193,15 @@ class MqttSubscriber:
                 self._highest[publisher] = max(int(sequence), self._highest.get(publisher, -1))
 
     def fetch(self, max_batch: int, max_wait_seconds: float) -> list[Message]:
-        """Up to `max_batch` messages (at most 65535), waiting at most `max_wait_seconds` for the
-        batch to fill. The first fetch connects, with Receive Maximum = its `max_batch`."""
-        limit = min(max_batch, MAX_RECEIVE)
+        """Up to `max_batch` messages, waiting at most `max_wait_seconds` for the batch to fill.
+
+        The first fetch connects with Receive Maximum (messages the broker sends ahead,
+        unacknowledged) = twice its `max_batch`, at most 65535: the next batch arrives while
+        one is committed. A batch is at most half the Receive Maximum."""
         if self._client is None:
-            self._client = self._connect(limit)
+            self._receive = min(2 * max_batch, MAX_RECEIVE)
+            self._client = self._connect(self._receive)
+        limit = max(1, min(max_batch, self._receive // 2))
         deadline = monotonic() + max_wait_seconds
         with self._wake:
             while len(self._arrived) < limit and (remaining := deadline - monotonic()) > 0:
@@ -209,52 +216,42 @@ class MqttSubscriber:
         where: dict[str, int] = {}
         for generation, message in taken:
             receipt = (generation, message.mid)
-            known = where.get(key := self._identify(message))
+            digest = hashlib.sha256(message.topic.encode() + b"\0" + message.payload)
+            key = "sha256:" + digest.hexdigest()
+            known = where.get(key)
             if known is not None:  # a copy sent again after a reconnect: ack it, land it once
                 first = batch[known]
                 batch[known] = replace(first, receipts=(*first.receipts, receipt))
                 continue
             where[key] = len(batch)
+            numbered = (
+                _numbered(message, self._sequence_field, self._publisher_field)
+                if self._sequence_field is not None
+                else None
+            )
             batch.append(
                 _Received(
                     id=key,
                     payload=bytes(message.payload),
-                    position=self._position(key),
                     redelivered=bool(message.dup),
                     receipts=(receipt,),
+                    numbered=numbered,
                 )
             )
         return list(batch)
 
-    def _identify(self, message: mqtt.MQTTMessage) -> str:
-        """`publisher:sequence`, noting gaps; else a digest of topic and payload."""
-        if self._sequence_field is not None:
-            numbered = _numbered(message, self._sequence_field, self._publisher_field)
-            if numbered is not None:
-                publisher, sequence = numbered
-                highest = self._highest.get(publisher)
-                if highest is not None and sequence > highest + 1:
-                    self._gaps.append(Gap(publisher, str(highest + 1), str(sequence - 1)))
-                    log.warning("%s: %s", self._where, self._gaps[-1].describe())
-                if highest is None or sequence > highest:
-                    self._highest[publisher] = sequence
-                return f"{publisher}:{sequence}"
-        digest = hashlib.sha256(message.topic.encode() + b"\0" + message.payload)
-        return "sha256:" + digest.hexdigest()
-
-    def _position(self, key: str) -> dict[str, str]:
-        publisher, _, sequence = key.rpartition(":")
-        return {publisher: sequence} if publisher and not key.startswith("sha256:") else {}
-
     def positions(self, batch: Sequence[Message]) -> dict[str, str]:
-        """`{publisher: highest sequence number seen}` for every publisher seen so far (and
-        those resumed from); `{}` without `sequence_field`."""
-        return {publisher: str(sequence) for publisher, sequence in self._highest.items()}
+        """`{publisher: highest sequence number}` once `batch` is committed, for every
+        publisher seen so far; `{}` without `sequence_field`."""
+        highest, _ = _fold(dict(self._highest), batch)
+        return {publisher: str(sequence) for publisher, sequence in highest.items()}
 
-    def gaps(self) -> list[Gap]:
-        """The gaps found since the last call: numbers a publisher skipped, i.e. messages the
-        broker (or the publisher) dropped."""
-        found, self._gaps = self._gaps, []
+    def gaps(self, batch: Sequence[Message]) -> list[Gap]:
+        """Numbers the publishers of `batch` skipped since the batches before it (messages the
+        broker dropped); a drop at the end of a publisher's messages shows with its next one."""
+        self._highest, found = _fold(self._highest, batch)
+        for gap in found:
+            log.warning("%s: %s", self._where, gap.describe())
         return found
 
     def ack(self, batch: Sequence[Message]) -> None:
@@ -307,6 +304,28 @@ class MqttSubscriber:
         with self._wake:
             self._wake.wait_for(lambda: not self._connected, self._connect_timeout)
         client.loop_stop()
+
+
+def _fold(highest: dict[str, int], batch: Sequence[Message]) -> tuple[dict[str, int], list[Gap]]:
+    """`highest` updated with the numbered messages of `batch`, and the gaps they reveal.
+
+    A number past the highest + 1 opens a gap. A number at or below the highest is a copy sent
+    again (flagged redelivered) or, when not flagged, a publisher that started counting anew:
+    its count restarts there."""
+    gaps: list[Gap] = []
+    for message in batch:
+        numbered = message.numbered if isinstance(message, _Received) else None
+        if numbered is None:
+            continue
+        publisher, sequence = numbered
+        last = highest.get(publisher)
+        if last is None or sequence > last:
+            if last is not None and sequence > last + 1:
+                gaps.append(Gap(publisher, str(last + 1), str(sequence - 1)))
+            highest[publisher] = sequence
+        elif not message.redelivered:
+            highest[publisher] = sequence
+    return highest, gaps
 
 
 def _numbered(

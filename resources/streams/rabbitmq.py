@@ -1,7 +1,7 @@
 """RabbitMQ: one queue consumed with manual acknowledgements.
 
-The broker keeps at most `prefetch` deliveries unacknowledged on the channel, so a batch is at
-most that long. `ack` confirms a whole batch with one `basic_ack(multiple=True)` on its last
+The broker keeps at most `prefetch` deliveries unacknowledged on the channel: twice the batch,
+so the next batch is delivered while one is committed. `ack` confirms a whole batch with one `basic_ack(multiple=True)` on its last
 delivery tag, after the warehouse commit. A connection lost before that makes the broker requeue
 the batch; the deliveries come back flagged `redelivered` and the writer deduplicates them by key
 (or by message id): a lost connection never loses a message.
@@ -67,8 +67,9 @@ class _Delivery(Message):
 class RabbitMQConsumer:
     """Consumes `queue` at `url` (`amqp://` or `amqps://`) with manual acknowledgements.
 
-    `prefetch` (1..65535) bounds a batch; by default it is the first fetch's `max_batch` (at
-    most 65535), so the broker sends exactly a batch ahead. A dropped connection is reopened with
+    `prefetch` (1..65535, deliveries the broker sends ahead) defaults to twice the first fetch's
+    `max_batch`; a batch is at most half of it, so the next batch arrives while one is
+    committed and unacknowledged. A dropped connection is reopened with
     jittered exponential backoff, `reconnect_attempts` times, before `BrokerError` is raised.
     The consumer never declares the queue (its owner does): a missing one raises `BrokerError`.
     The connection shows as `connection_name` in the broker's management tools.
@@ -100,6 +101,7 @@ class RabbitMQConsumer:
         self._channel: BlockingChannel | None = None
         self._generation = 0
         self._consuming = False
+        self._last_tag = self._acked_tag = 0
         self._buffer: list[_Delivery] = []
 
     def _error(self, doing: str, error: BaseException) -> BrokerError:
@@ -109,6 +111,7 @@ class RabbitMQConsumer:
     def _on_message(
         self, _: BlockingChannel, method: Basic.Deliver, properties: BasicProperties, body: bytes
     ) -> None:
+        self._last_tag = method.delivery_tag
         self._buffer.append(
             _Delivery(
                 id=message_id(properties, body),
@@ -128,6 +131,7 @@ class RabbitMQConsumer:
             raise
         self._connection, self._channel = connection, channel
         self._generation += 1
+        self._last_tag = self._acked_tag = 0
         self._consuming = False
 
     def _connected(self, lost: BaseException | None = None) -> BlockingChannel:
@@ -160,8 +164,8 @@ class RabbitMQConsumer:
         """Up to `max_batch` deliveries (never more than `prefetch`), waiting at most
         `max_wait_seconds` for the batch to fill (longer only while reconnecting)."""
         if self._prefetch is None:
-            self._prefetch = min(max_batch, MAX_PREFETCH)
-        limit = min(max_batch, self._prefetch)
+            self._prefetch = min(2 * max_batch, MAX_PREFETCH)
+        limit = max(1, min(max_batch, self._prefetch // 2))
         deadline = monotonic() + max_wait_seconds
         lost: BaseException | None = None
         for _ in range(self._attempts):
@@ -173,6 +177,8 @@ class RabbitMQConsumer:
                     self._consuming = True
                 assert self._connection is not None
                 while len(self._buffer) < limit and (remaining := deadline - monotonic()) > 0:
+                    if self._last_tag - self._acked_tag >= self._prefetch:
+                        break  # nothing more comes before an ack: do not wait for it
                     self._connection.process_data_events(time_limit=min(remaining, 0.5))
                 break
             except pika.exceptions.AMQPConnectionError as error:
@@ -208,6 +214,7 @@ class RabbitMQConsumer:
             return
         try:
             self._channel.basic_ack(delivery_tag=last.tag, multiple=True)
+            self._acked_tag = last.tag
             # Flush the frame now rather than at the next fetch (which may never come).
             assert self._connection is not None
             self._connection.process_data_events(time_limit=0)

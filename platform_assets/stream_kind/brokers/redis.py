@@ -19,6 +19,8 @@ class RedisBroker(BrokerConfig):
     type: Literal["redis"]
     url: str = Field(default="redis://127.0.0.1:6379/0", min_length=1)
     start: Literal["earliest", "latest"] = "earliest"
+    field: str | None = Field(default="payload", min_length=1)
+    """The entry field holding the message; null: every field, as one JSON object."""
     claim_idle: Duration | None = None
     """Idle time after which other consumers' pending entries are claimed (default: at once,
     since one run of a table consumes at a time)."""
@@ -33,6 +35,7 @@ def open_broker(config: RedisBroker, stream: str, group: str, consumer: str) -> 
         group=group,
         consumer=consumer,
         start="0" if config.start == "earliest" else "$",
+        field=config.field,
         claim_idle_ms=int(config.claim_idle.total_seconds() * 1000) if config.claim_idle else 0,
         connect_timeout=config.connect_timeout,
         reconnect_attempts=config.reconnect_attempts,

@@ -27,10 +27,10 @@ def consumer(queue: str, prefetch: int | None = 100) -> RabbitMQConsumer:
     )
 
 
-def test_a_batch_is_at_most_the_prefetch_and_one_ack_confirms_it() -> None:
+def test_a_batch_is_at_most_half_the_prefetch_and_one_ack_confirms_it() -> None:
     with throwaway_queue() as queue:
         publish(queue, [{"n": i} for i in range(250)])
-        broker = consumer(queue, prefetch=100)
+        broker = consumer(queue, prefetch=200)
         try:
             assert broker.lag() == 250
             first = broker.fetch(max_batch=1000, max_wait_seconds=2)
@@ -94,15 +94,19 @@ def test_a_missing_queue_is_an_error_naming_it() -> None:
         broker.close()
 
 
-def test_the_prefetch_defaults_to_the_batch() -> None:
+def test_the_prefetch_is_two_batches() -> None:
     with throwaway_queue() as queue:
         publish(queue, [{"n": i} for i in range(50)])
         broker = consumer(queue, prefetch=None)
         try:
             first = broker.fetch(max_batch=20, max_wait_seconds=2)
-            assert len(first) == 20
-            # Nothing beyond the batch was sent ahead: the other 30 are still in the queue.
-            assert ready(queue) == 30
+            # The next batch is fetched while this one commits, before its ack.
+            second = broker.fetch(max_batch=20, max_wait_seconds=2)
+            assert [len(first), len(second)] == [20, 20]
+            assert ready(queue) == 10  # no more than two batches were sent ahead
             assert first[0].redelivered is False
+            broker.ack(first)
+            broker.ack(second)
+            assert len(broker.fetch(max_batch=20, max_wait_seconds=2)) == 10
         finally:
             broker.close()
