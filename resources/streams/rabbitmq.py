@@ -2,9 +2,10 @@
 
 The broker keeps at most `prefetch` deliveries unacknowledged on the channel: twice the batch,
 so the next batch is delivered while one is committed. `ack` confirms a whole batch with one
-`basic_ack(multiple=True)` on its last delivery tag, after the warehouse commit. A connection lost before that makes the broker requeue
-the batch; the deliveries come back flagged `redelivered` and the writer deduplicates them by key
-(or by message id): a lost connection never loses a message.
+`basic_ack(multiple=True)` on its last delivery tag, after the warehouse commit. A connection
+lost before that makes the broker requeue what it had delivered; the deliveries come back
+flagged `redelivered` and the writer deduplicates them by key (or by message id): a lost
+connection never loses a message.
 """
 
 from __future__ import annotations

