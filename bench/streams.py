@@ -6,7 +6,8 @@ a time). Each scenario runs in a process of its own, on its own fresh stream, an
 time (first fetch to last ack, imports and publishing excluded) and peak RSS:
 
 - `plain <broker>`: the broker's client reads batches of `BATCH` and acknowledges each batch
-  (Redis XREADGROUP + XACK; NATS JetStream pull fetch + acks confirmed by `ack_sync`).
+  (Redis XREADGROUP + XACK; NATS JetStream pull fetch + acks confirmed by `ack_sync`; RabbitMQ
+  pika's basic_consume with the largest prefetch and one `basic_ack(multiple=True)` per batch).
 - `tributary <broker>`: `kind: stream` (`drain`): each batch decoded to Arrow, committed to a
   DuckDB warehouse with its dead letters and position, then acknowledged.
 - `tributary <broker> (1/4)`: the same with a quarter of the messages, for the memory check.
@@ -41,6 +42,7 @@ MESSAGES, BATCH = 200_000, 50_000
 THROUGHPUT_TARGET, RSS_TARGET = 0.8, 1.25
 REDIS_URL = "redis://127.0.0.1:6379/0"
 NATS_URL = "nats://127.0.0.1:4222"
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
 def payloads(count: int) -> list[bytes]:
@@ -163,6 +165,59 @@ def _nats_cleanup(stream: str) -> None:
     asyncio.run(_nats_js(delete))
 
 
+# RabbitMQ -----------------------------------------------------------------------------------
+
+
+def _rabbitmq_channel() -> Any:
+    import pika
+
+    return pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL)).channel()
+
+
+def _rabbitmq_publish(queue: str, messages: list[bytes]) -> None:
+    import pika
+
+    channel = _rabbitmq_channel()
+    channel.queue_declare(queue, durable=True)
+    for i, payload in enumerate(messages):
+        channel.basic_publish("", queue, payload, pika.BasicProperties(message_id=str(i)))
+    # Unconfirmed publishing is fastest; wait until the queue holds them all.
+    while channel.queue_declare(queue, passive=True).method.message_count < len(messages):
+        time.sleep(0.1)
+    channel.connection.close()
+
+
+def _rabbitmq_plain(queue: str, batch: int) -> tuple[int, float]:
+    channel = _rabbitmq_channel()
+    connection = channel.connection
+    channel.basic_qos(prefetch_count=65535)
+    received: list[int] = []
+    channel.basic_consume(queue, lambda _c, method, _p, _b: received.append(method.delivery_tag))
+    started, count = time.perf_counter(), 0
+    while True:
+        while len(received) < batch:
+            before = len(received)
+            connection.process_data_events(time_limit=0.05)
+            if len(received) == before and (
+                received or channel.queue_declare(queue, passive=True).method.message_count == 0
+            ):
+                break  # a partial batch (nothing came for a while), or the queue is empty
+        if not received:
+            break
+        taken, received[:] = received[:batch], received[batch:]
+        count += len(taken)
+        channel.basic_ack(taken[-1], multiple=True)
+    seconds = time.perf_counter() - started
+    connection.close()
+    return count, seconds
+
+
+def _rabbitmq_cleanup(queue: str) -> None:
+    channel = _rabbitmq_channel()
+    channel.queue_delete(queue)
+    channel.connection.close()
+
+
 BROKERS: dict[str, BenchBroker] = {
     "redis": BenchBroker(
         _redis_publish,
@@ -175,6 +230,12 @@ BROKERS: dict[str, BenchBroker] = {
         _nats_plain,
         lambda s: ({"type": "nats", "url": NATS_URL}, f"{s}.>"),
         _nats_cleanup,
+    ),
+    "rabbitmq": BenchBroker(
+        _rabbitmq_publish,
+        _rabbitmq_plain,
+        lambda s: ({"type": "rabbitmq", "url": RABBITMQ_URL}, s),
+        _rabbitmq_cleanup,
     ),
 }
 
