@@ -155,6 +155,8 @@ def build_stream_assets(source: SourceConfig) -> AssetsDefinition:
                 f"batches, {result.rows} rows landed, {result.dead_letters} dead letters, lag "
                 f"{result.lag_before} -> {result.lag_after}"
             )
+            for gap in result.gaps:
+                context.log.warning(f"{source.name}.{table.name}: {gap.describe()}")
             yield from _events(key, source, result, context.selected_asset_check_keys)
         if failures:
             raise failed_tables(failures)
