@@ -222,3 +222,20 @@ def test_a_schema_change_in_the_messages_follows_schema_policy(
         assert rows(warehouse, "SELECT count(*) FROM signals.pulse") == [(5,)]
         if policy == "evolve":
             assert dict(stored)["value"] == "VARCHAR"  # widened to hold "n/a"
+
+
+def test_a_new_field_under_schema_policy_freeze_fails_the_run_and_acks_nothing(
+    tmp_path: Path,
+) -> None:
+    warehouse = warehouse_in(tmp_path)
+    with stream_of("redis") as (broker, stream, publish):
+        source = source_of(broker, stream, schema_policy="freeze")
+        publish([signal(0)])
+        run(source, warehouse)
+        publish([signal(1, firmware="2.1")])
+        with pytest.raises(Exception, match="firmware"):
+            run(source, warehouse)
+        assert rows(warehouse, "SELECT signal_id FROM signals.pulse") == [(0,)]
+        opened = OPENERS["redis"](source.broker, stream, "tributary", "c1")
+        assert opened.lag() == 1  # still waiting, for the schema to be changed
+        opened.close()
