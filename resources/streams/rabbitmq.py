@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from time import monotonic
+from types import MappingProxyType
 from typing import Any
 
 import pika
@@ -57,12 +59,17 @@ def message_id(properties: BasicProperties, body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
-@dataclass(frozen=True)
-class _Delivery(Message):
-    """A message and what acknowledging it takes: its tag on the connection that delivered it."""
+_NO_POSITION: Mapping[str, str] = MappingProxyType({})
 
-    tag: int = 0
-    connection: int = 0
+
+@dataclass(frozen=True)
+class _Fetched:
+    """A batch handed out and not yet acknowledged: its last message, and that message's
+    delivery tag on the connection (`generation`) that delivered it."""
+
+    last: Message
+    generation: int
+    tag: int
 
 
 class RabbitMQConsumer:
@@ -103,7 +110,10 @@ class RabbitMQConsumer:
         self._generation = 0
         self._consuming = False
         self._last_tag = self._acked_tag = 0
-        self._buffer: list[_Delivery] = []
+        self._buffer: list[Message] = []
+        self._tags: list[int] = []
+        """The delivery tag of each buffered message."""
+        self._fetched: deque[_Fetched] = deque()
 
     def _error(self, doing: str, error: BaseException) -> BrokerError:
         detail = redact(f"{type(error).__name__}: {error}", self._secrets)
@@ -112,15 +122,12 @@ class RabbitMQConsumer:
     def _on_message(
         self, _: BlockingChannel, method: Basic.Deliver, properties: BasicProperties, body: bytes
     ) -> None:
+        # Plain messages (their tags kept aside): this runs once per message, and a subclass
+        # with more frozen fields costs markedly more per message.
         self._last_tag = method.delivery_tag
+        self._tags.append(method.delivery_tag)
         self._buffer.append(
-            _Delivery(
-                id=message_id(properties, body),
-                payload=body,
-                redelivered=bool(method.redelivered),
-                tag=method.delivery_tag,
-                connection=self._generation,
-            )
+            Message(message_id(properties, body), body, _NO_POSITION, bool(method.redelivered))
         )
 
     def _open(self) -> None:
@@ -157,6 +164,7 @@ class RabbitMQConsumer:
     def _drop(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
         self._buffer.clear()
+        self._tags.clear()
         if connection is not None and connection.is_open:
             with suppress(pika.exceptions.AMQPError):  # closing what is already broken
                 connection.close()
@@ -192,7 +200,10 @@ class RabbitMQConsumer:
         else:
             raise self._error("consuming", lost or RuntimeError("connection lost"))
         batch, self._buffer = self._buffer[:limit], self._buffer[limit:]
-        return list(batch)
+        tags, self._tags = self._tags[:limit], self._tags[limit:]
+        if batch:
+            self._fetched.append(_Fetched(batch[-1], self._generation, tags[-1]))
+        return batch
 
     def positions(self, batch: Sequence[Message]) -> dict[str, str]:
         """Nothing: a RabbitMQ queue has no position to resume from; the broker keeps what is
@@ -207,10 +218,12 @@ class RabbitMQConsumer:
         """
         if not batch:
             return
-        last = batch[-1]
-        if not isinstance(last, _Delivery):
-            raise TypeError("ack() takes a batch this consumer fetched")
-        if self._channel is None or last.connection != self._generation:
+        while self._fetched and self._fetched[0].last is not batch[-1]:
+            self._fetched.popleft()  # batches never acknowledged (their run gave up on them)
+        if not self._fetched:
+            raise TypeError("ack() takes a batch this consumer fetched, once")
+        last = self._fetched.popleft()
+        if self._channel is None or last.generation != self._generation:
             log.warning("RabbitMQ queue %s: batch from a lost connection; redelivered", self._queue)
             return
         try:
@@ -224,13 +237,17 @@ class RabbitMQConsumer:
             self._drop()
 
     def lag(self) -> int | None:
-        """Messages waiting: ready in the queue or delivered but not yet fetched (the deliveries
-        of a batch being committed are not counted)."""
+        """Messages waiting: ready in the queue, plus those delivered to this consumer and not
+        yet acknowledged."""
         lost: BaseException | None = None
         for _ in range(2):
             try:
                 declared: Any = self._connected(lost).queue_declare(self._queue, passive=True)
-                return int(declared.method.message_count) + len(self._buffer)
+                assert self._connection is not None
+                # Deliveries that came with the reply are counted unacknowledged by the broker.
+                self._connection.process_data_events(time_limit=0)
+                unacked = self._last_tag - self._acked_tag
+                return int(declared.method.message_count) + unacked
             except pika.exceptions.AMQPConnectionError as error:
                 if not _transient(error):
                     raise self._error("reading the lag", error) from None
