@@ -62,7 +62,9 @@ class NatsStream:
         self.jetstream = jetstream
         self._where = f"nats {redact(url)} subject {subject!r} consumer {durable!r}"
         self._loop = asyncio.new_event_loop()
-        self._inflight: dict[str, Msg] = {}
+        self._inflight: dict[int, Msg] = {}
+        # By the Message object, not its id: a message redelivered while an earlier delivery of
+        # it is still in a batch is a second delivery, acknowledged with its own batch.
         self._config = ConsumerConfig(
             durable_name=durable,
             ack_policy=AckPolicy.EXPLICIT,
@@ -126,8 +128,9 @@ class NatsStream:
         for msg in received:
             meta = msg.metadata
             key = str(meta.sequence.stream)
-            self._inflight[key] = msg
-            messages.append(Message(key, msg.data, {stream: key}, meta.num_delivered > 1))
+            message = Message(key, msg.data, {stream: key}, meta.num_delivered > 1)
+            self._inflight[id(message)] = msg
+            messages.append(message)
         return messages
 
     def positions(self, batch: Sequence[Message]) -> dict[str, str]:
@@ -140,10 +143,10 @@ class NatsStream:
         if batch:
             self._retry(lambda: self._ack(batch), "acknowledge")
             for message in batch:
-                self._inflight.pop(message.id, None)
+                self._inflight.pop(id(message), None)
 
     async def _ack(self, batch: Sequence[Message]) -> None:
-        *rest, last = (self._inflight[m.id] for m in batch)
+        *rest, last = (self._inflight[id(m)] for m in batch)
         for msg in rest:
             if not msg.is_acked:
                 await msg.ack()
