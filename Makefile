@@ -33,10 +33,12 @@ WITH_DEMO_API = $(BIN)/python -m platform_assets.demo_api --port $(DEMO_API_PORT
 
 # The `erp` source reads the demo database, loaded into the local PostgreSQL (the SQLite copy in
 # data/samples/ where none answers); set ERP_DATABASE_URL to read another database instead.
+# The signals stream is published to the local Redis first; without one, it is left out.
 demo: install
 	$(BIN)/tributary validate
 	@export ERP_DATABASE_URL=$${ERP_DATABASE_URL:-$$($(BIN)/python -m platform_assets.demo_database)}; \
-	$(WITH_DEMO_API) $(BIN)/tributary run --all --workers 1  # small sources: one process is fastest
+	skip=; $(BIN)/python -m platform_assets.demo_signals || skip="--exclude signals"; \
+	$(WITH_DEMO_API) $(BIN)/tributary run --all --workers 1 $$skip  # small sources: one process is fastest
 
 test: install
 	$(BIN)/pytest -q
@@ -57,6 +59,7 @@ bench: install
 	$(BIN)/python -m bench.plugins
 	$(BIN)/python -m bench.sql
 	$(BIN)/python -m bench.cdc
+	$(BIN)/python -m bench.streams
 
 samples: install
 	$(BIN)/python -m platform_assets.demo_samples

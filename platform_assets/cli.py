@@ -140,6 +140,9 @@ def run(
     all_sources: Annotated[
         bool, typer.Option("--all", help="Run every source, then the SQL models.")
     ] = False,
+    exclude: Annotated[
+        list[str], typer.Option("--exclude", "-x", help="A source not to run (with --all, --tag).")
+    ] = [],  # noqa: B006
     workers: Annotated[
         int | None,
         typer.Option(
@@ -165,7 +168,7 @@ def run(
     if not (source or tag or all_sources):
         raise typer.BadParameter("choose sources with --source, --tag or --all")
     catalog = _catalog()
-    chosen = select_sources(catalog, source, tag, all_sources)
+    chosen = [s for s in select_sources(catalog, source, tag, all_sources) if s.name not in exclude]
     if not chosen:
         typer.echo("no source matches the selection", err=True)
         raise typer.Exit(1)

@@ -14,11 +14,12 @@ from platform_assets.python_kind import KIND as PYTHON
 from platform_assets.rest_kind import KIND as REST
 from platform_assets.source_kind import SourceKind
 from platform_assets.sql_kind import KIND as SQL
+from platform_assets.stream_kind import KIND as STREAM
 
 __all__ = ["BUILT_IN", "SourceKind", "config_models", "registered_kinds"]
 
 
-BUILT_IN: tuple[SourceKind, ...] = (FILES, REST, PYTHON, SQL)
+BUILT_IN: tuple[SourceKind, ...] = (FILES, REST, PYTHON, SQL, STREAM)
 
 
 @cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -114,3 +115,65 @@ def forget_files(
         f"DELETE FROM _tributary.quarantine WHERE source = ? AND table_name = ?{where}",
         [source, table] if files is None else [source, table, files],
     )
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message that could not become a row: the broker's `message_id`, why (`reason`), and
+    the `payload` as it arrived."""
+
+    message_id: str
+    reason: str
+    payload: bytes | None
+
+
+def record_dead_letters(
+    con: duckdb.DuckDBPyConnection,
+    letters: list[DeadLetter],
+    load_id: str,
+    source: str,
+    table: str,
+) -> int:
+    """Add `letters` to `_tributary.dead_letters`, except messages already there (a message
+    delivered again after a crash is recorded once). Returns how many were given."""
+    if not letters:
+        return 0
+    rows = pa.table(
+        {
+            "message_id": pa.array([d.message_id for d in letters], pa.string()),
+            "reason": pa.array([d.reason for d in letters], pa.string()),
+            "payload": pa.array([d.payload for d in letters], pa.binary()),
+        }
+    )
+    con.register("__dead_letters", rows)
+    try:
+        con.execute(
+            "INSERT INTO _tributary.dead_letters SELECT ?, ?, ?, d.message_id, d.reason,"
+            " d.payload, ? FROM __dead_letters d WHERE NOT EXISTS (SELECT 1 FROM"
+            " _tributary.dead_letters k WHERE k.source = ? AND k.table_name = ?"
+            " AND k.message_id = d.message_id)",
+            [load_id, source, table, datetime.now(UTC), source, table],
+        )
+    finally:
+        con.unregister("__dead_letters")
+    return len(letters)
+
+
+def dead_letter_quarantined(
+    con: duckdb.DuckDBPyConnection, load_id: str, source: str, table: str, id_column: str
+) -> None:
+    """Dead-letter the rows this load set aside in quarantine, each by the message id in its
+    `id_column`, with the checks it failed as the reason and the row as JSON as payload."""
+    con.execute(
+        "INSERT INTO _tributary.dead_letters SELECT q.load_id, q.source, q.table_name,"
+        " q.record->>?, 'failed checks: ' || array_to_string(q.reasons, ', '),"
+        " encode(json_merge_patch(q.record, ?)::VARCHAR), q.quarantined_at"
+        " FROM _tributary.quarantine q WHERE q.load_id = ? AND NOT EXISTS"
+        " (SELECT 1 FROM _tributary.dead_letters k WHERE k.source = q.source"
+        " AND k.table_name = q.table_name AND k.message_id = q.record->>?)",
+        [id_column, _NO_LINEAGE, load_id, id_column],
+    )
+
+
+# A JSON merge patch removing the lineage columns the writer added to a quarantined row.
+_NO_LINEAGE = json.dumps(dict.fromkeys(("_load_id", "_loaded_at", "_source", "_row_hash")))

@@ -31,7 +31,14 @@ from resources import file_ledger
 from resources.duckdb_client import scratch_connection
 from resources.duckdb_sql import literal, quote
 from resources.file_ledger import FilePlan, FileVersion
-from resources.quarantine import forget_files, quarantine_where, record_verdict
+from resources.quarantine import (
+    DeadLetter,
+    dead_letter_quarantined,
+    forget_files,
+    quarantine_where,
+    record_dead_letters,
+    record_verdict,
+)
 from resources.schema_evolution import (
     SchemaChange,
     columns_of,
@@ -273,6 +280,12 @@ class Load:
         self._scan_sql: str | None = None
         self._files: _Files | None = None
         self._children: list[_Child] = []
+        self.dead_letters: list[DeadLetter] = []
+        """Set by a reader of messages: those that could not become rows. The commit records
+        them in `_tributary.dead_letters` in its transaction (also when no row arrived)."""
+        self.dead_letter_key: str | None = None
+        """Set by a reader of messages: the column holding each row's message id. Rows the
+        gate sets aside in quarantine are then dead-lettered too, by that id."""
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -542,6 +555,10 @@ class Load:
         quarantined = 0
         if verdict is not None:
             quarantined = record_verdict(con, verdict, batch, self.load_id, self.source, self.table)
+            if quarantined and self.dead_letter_key is not None:
+                dead_letter_quarantined(
+                    con, self.load_id, self.source, self.table, self.dead_letter_key
+                )
         blocked = verdict is not None and verdict.blocked
         parents = parent_keys(con, spec, batch, lineage) if children and not blocked else None
         # c. the rows, by disposition; rows of earlier versions of the files read go
@@ -704,6 +721,7 @@ class Load:
                 outcome.verdict.summary() if status == "blocked" and outcome.verdict else None,
             ],
         )
+        record_dead_letters(con, self.dead_letters, self.load_id, self.source, self.table)
         if cursor is not None:
             con.execute(
                 "INSERT OR REPLACE INTO _tributary.state VALUES (?, ?, ?, ?, ?)",

@@ -78,6 +78,15 @@ CREATE TABLE IF NOT EXISTS _tributary.quarantine (
     record JSON NOT NULL,             -- the row as it arrived
     quarantined_at TIMESTAMPTZ NOT NULL
 );
+CREATE TABLE IF NOT EXISTS _tributary.dead_letters (
+    load_id VARCHAR NOT NULL,         -- the load that committed (and then acknowledged) it
+    source VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    message_id VARCHAR NOT NULL,      -- the broker's id of the message
+    reason VARCHAR NOT NULL,          -- why it did not land: a parse error, the checks it failed
+    payload BLOB,                     -- the message as it arrived (a row failing checks: as JSON)
+    dead_at TIMESTAMPTZ NOT NULL
+);
 CREATE TABLE IF NOT EXISTS _tributary.files (
     source VARCHAR NOT NULL,
     table_name VARCHAR NOT NULL,

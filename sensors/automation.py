@@ -17,6 +17,7 @@ from sensors.failures import build_failure_sensor
 from sensors.file_arrival import build_file_arrival_sensors
 from sensors.freshness import build_freshness_sensor
 from sensors.schedules import build_schedules
+from sensors.stream_lag import build_stream_sensors
 
 
 def build_sensors_and_schedules(
@@ -24,6 +25,7 @@ def build_sensors_and_schedules(
 ) -> tuple[list[ScheduleDefinition], list[SensorDefinition]]:
     sensors = [
         *build_file_arrival_sensors(sources, reader),
+        *build_stream_sensors(sources),
         build_failure_sensor(),
         AutomationConditionSensorDefinition(
             "model_automation",

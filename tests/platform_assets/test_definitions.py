@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions
 
-from platform_assets import demo_api
+from platform_assets import demo_api, demo_signals
 from platform_assets.definitions import defs
 from platform_assets.files_kind.reader import FileReader
 from platform_assets.platform import load_platform_catalog
@@ -16,6 +17,7 @@ from platform_assets.rest_kind.reader import RestReader
 from platform_assets.runner import run_sources
 from resources.warehouse import Warehouse
 from tests.conftest import REPO
+from tests.streams import redis_delete, redis_publish, unique
 
 
 def test_the_code_location_loads_and_validates() -> None:
@@ -43,6 +45,9 @@ def test_every_demo_source_lands_with_its_rows(
     for name, url in demo_api.base_urls(server.server_address[1]).items():
         monkeypatch.setenv(name, url)
     monkeypatch.setenv("CLICKSTREAM_END", "2026-11-08T00:00:00Z")  # a week of page views
+    signals = unique()
+    monkeypatch.setenv("DEMO_SIGNALS_STREAM", signals)
+    redis_publish(signals, demo_signals.signals(random.Random(7)))
     catalog = load_platform_catalog()
     resources = {
         "warehouse": Warehouse(path=str(tmp_path / "w.duckdb"), staging_dir=str(tmp_path / "s")),
@@ -56,6 +61,7 @@ def test_every_demo_source_lands_with_its_rows(
     finally:
         server.shutdown()
         server.server_close()
+        redis_delete(signals)
 
     assert report.success, report.failures
     rows = {t["table"]: t["rows_in"] for t in report.tables}
@@ -68,6 +74,7 @@ def test_every_demo_source_lands_with_its_rows(
         "news.articles": 57,
         "weather.hourly_forecast": 168,
         "clickstream.page_views": 7 * 288 + 1,
+        "signals.pulse_signals": 304,  # 308 messages, 4 of them dead letters
         "fx.rates": 120,
         "erp.suppliers": 8,
         "erp.purchase_orders": 240,

@@ -277,6 +277,7 @@ def test_a_failed_first_load_leaves_no_table_and_no_schema(warehouse: Warehouse)
         ("_tributary", name)
         for name in (
             "check_results",
+            "dead_letters",
             "files",
             "lineage",
             "loads",
