@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from platform_assets import settings
 from platform_assets.catalog import Catalog, load_catalog
+from platform_assets.external_models import build_external_model_assets, load_external_models
 from platform_assets.kinds import SourceKind, config_models, registered_kinds
 from platform_assets.models import build_model_assets, load_models
 from resources.files import FileReader
@@ -68,7 +69,13 @@ def build_definitions(catalog: Catalog, resources: Mapping[str, Any] | None = No
     kinds = registered_kinds()
     assets = [kinds[source.kind].build_assets(source) for source in catalog.sources]
     tables = [key for definition in assets for key in definition.keys]
-    models = build_model_assets(load_models(settings.models_dir(catalog.directory)), tables)
+    models_dir = settings.models_dir(catalog.directory)
+    sql_models = load_models(models_dir)
+    external = load_external_models(models_dir)
+    models = [
+        *build_model_assets(sql_models, [*tables, *(k for m in external for k in m.keys)]),
+        *build_external_model_assets(external, [*tables, *(m.key for m in sql_models)]),
+    ]
     merged = {
         **default_resources(kinds),
         "alerts": default_alert_sink(catalog),

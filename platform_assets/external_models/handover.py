@@ -1,0 +1,57 @@
+"""What an external model is handed and hands back: its inputs as Parquet files, exported from
+one read-only snapshot of the warehouse, and the Parquet files it writes for its outputs.
+
+The model never opens the warehouse: it holds no lock, cannot write it, and needs no DuckDB.
+The Pipes extras it receives are `{"inputs": {"schema.table": path}, "outputs": {name: path}}`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from platform_assets.external_models.config import ExternalModel
+from platform_assets.models import input_load_ids
+from resources.duckdb_sql import literal, quote
+from resources.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class Handover:
+    """The files of one model run, under `directory`."""
+
+    inputs: dict[str, Path]
+    outputs: dict[str, Path]
+    lineage: dict[str, list[str]]
+    """`{schema.table: [load ids]}`: the loads whose rows the exported inputs hold."""
+
+    def extras(self) -> dict[str, dict[str, str]]:
+        return {
+            "inputs": {name: str(path) for name, path in self.inputs.items()},
+            "outputs": {name: str(path) for name, path in self.outputs.items()},
+        }
+
+
+def export_inputs(warehouse: Warehouse, model: ExternalModel, directory: Path) -> Handover:
+    """Export every input of `model` to `directory/inputs/<schema>.<table>.parquet` from one
+    read-only connection (one snapshot: the inputs agree with each other and with the lineage
+    recorded). Raises duckdb.CatalogException for an input not in the warehouse yet."""
+    (directory / "inputs").mkdir(parents=True, exist_ok=True)
+    (directory / "outputs").mkdir(parents=True, exist_ok=True)
+    inputs: dict[str, Path] = {}
+    lineage: dict[str, list[str]] = {}
+    with warehouse.read_only() as con:
+        con.execute("BEGIN TRANSACTION")
+        for key in model.inputs:
+            schema, table = key.path
+            name = f"{schema}.{table}"
+            path = directory / "inputs" / f"{name}.parquet"
+            con.execute(
+                f"COPY (SELECT * FROM {quote(schema)}.{quote(table)}) "
+                f"TO {literal(str(path))} (FORMAT parquet)"
+            )
+            inputs[name] = path
+            lineage[name] = input_load_ids(con, key)
+        con.execute("COMMIT")
+    outputs = {o.name: directory / "outputs" / f"{o.name}.parquet" for o in model.config.outputs}
+    return Handover(inputs, outputs, lineage)
