@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import AssetSelection, Definitions, ExecutorDefinition, define_asset_job
 from pydantic import ValidationError
 
 from platform_assets import settings
@@ -47,6 +47,15 @@ def default_warehouse() -> Warehouse:
                 for field, message in fields
             )
         ) from None
+
+
+def default_executor() -> ExecutorDefinition | None:
+    """The executor `TRIBUTARY_EXECUTOR` names; None keeps Dagster's default."""
+    if settings.executor_name() == "celery":
+        from dagster_celery import celery_executor  # the `deploy` extra
+
+        return celery_executor.configured(settings.celery_config())
+    return None
 
 
 def default_resources(kinds: Mapping[str, SourceKind]) -> dict[str, Any]:
@@ -92,4 +101,5 @@ def build_definitions(catalog: Catalog, resources: Mapping[str, Any] | None = No
         schedules=schedules,
         sensors=sensors,
         resources=merged,
+        executor=default_executor(),
     )

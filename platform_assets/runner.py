@@ -89,7 +89,8 @@ def run_sources(
     With `workers` > 1 the sources run in parallel, each in its own process (Dagster's
     multiprocess executor): they read concurrently and the warehouse commits them one at a time.
     Those processes rebuild the job from the environment, so `resources` overrides apply only
-    to in-process runs. `with_models` adds the models (SQL and external), which run after the
+    to in-process runs. Under `TRIBUTARY_EXECUTOR=celery` every step is a Celery task, whatever
+    `workers` says. `with_models` adds the models (SQL and external), which run after the
     tables they read.
     `full_refresh` names sources (`src`) or tables (`src.table`) to reload from scratch.
     """
@@ -100,10 +101,12 @@ def run_sources(
         keys += [m.key for m in load_models(models_dir)]
         keys += [key for m in load_external_models(models_dir) for key in m.keys]
     run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    if workers > 1:
+    celery = settings.executor_name() == "celery"
+    if workers > 1 or celery:
         if resources:
             raise ValueError("resources cannot be overridden for a multiprocess run")
-        run_config["execution"] = {"config": {"multiprocess": {"max_concurrent": workers}}}
+        if not celery:  # Celery's workers decide how many steps run at once
+            run_config["execution"] = {"config": {"multiprocess": {"max_concurrent": workers}}}
         with execute_job(
             reconstructable(all_assets_job),
             instance=instance or DagsterInstance.get(),
