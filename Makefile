@@ -64,6 +64,7 @@ bench: install
 	$(BIN)/python -m bench.checks
 	$(BIN)/python -m bench.rest_api
 	$(BIN)/python -m bench.plugins
+	$(BIN)/python -m bench.deploy
 
 samples: install
 	$(BIN)/python -m platform_assets.demo_samples

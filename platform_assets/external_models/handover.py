@@ -14,6 +14,14 @@ from platform_assets.external_models.config import ExternalModel
 from platform_assets.models import input_load_ids
 from resources.duckdb_sql import literal, quote
 from resources.warehouse import Warehouse
+from resources.warehouse_schema import SOURCE_FILE
+from resources.write_dispositions import LINEAGE_COLUMNS, ROW_HASH
+
+BOOKKEEPING = frozenset((*LINEAGE_COLUMNS, ROW_HASH, SOURCE_FILE))
+"""Columns of a stored row that describe its load, not its data, left out of the exports: the
+platform records which loads a model read itself (`_tributary.lineage`), and an output row
+carrying them would be refused by the writer. (An scd2 table's `_valid_from`/`_valid_to` stay:
+they are its history.)"""
 
 
 @dataclass(frozen=True)
@@ -33,8 +41,8 @@ class Handover:
 
 
 def export_inputs(warehouse: Warehouse, model: ExternalModel, directory: Path) -> Handover:
-    """Export every input of `model` to `directory/inputs/<schema>.<table>.parquet` from one
-    read-only connection (one snapshot: the inputs agree with each other and with the lineage
+    """Export every input of `model` (without its `BOOKKEEPING` columns) to
+    `directory/inputs/<schema>.<table>.parquet` from one read-only connection (one snapshot: the inputs agree with each other and with the lineage
     recorded). Raises duckdb.CatalogException for an input not in the warehouse yet."""
     (directory / "inputs").mkdir(parents=True, exist_ok=True)
     (directory / "outputs").mkdir(parents=True, exist_ok=True)
@@ -46,9 +54,10 @@ def export_inputs(warehouse: Warehouse, model: ExternalModel, directory: Path) -
             schema, table = key.path
             name = f"{schema}.{table}"
             path = directory / "inputs" / f"{name}.parquet"
+            hidden = ", ".join(literal(c) for c in sorted(BOOKKEEPING))
             con.execute(
-                f"COPY (SELECT * FROM {quote(schema)}.{quote(table)}) "
-                f"TO {literal(str(path))} (FORMAT parquet)"
+                f"COPY (SELECT COLUMNS(c -> c NOT IN ({hidden})) "
+                f"FROM {quote(schema)}.{quote(table)}) TO {literal(str(path))} (FORMAT parquet)"
             )
             inputs[name] = path
             lineage[name] = input_load_ids(con, key)
