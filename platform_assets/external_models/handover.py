@@ -42,8 +42,9 @@ class Handover:
 
 def export_inputs(warehouse: Warehouse, model: ExternalModel, directory: Path) -> Handover:
     """Export every input of `model` (without its `BOOKKEEPING` columns) to
-    `directory/inputs/<schema>.<table>.parquet` from one read-only connection (one snapshot: the inputs agree with each other and with the lineage
-    recorded). Raises duckdb.CatalogException for an input not in the warehouse yet."""
+    `directory/inputs/<schema>.<table>.parquet` from one read-only connection (one snapshot:
+    the inputs agree with each other and with the lineage recorded). Raises
+    duckdb.CatalogException for an input not in the warehouse yet."""
     (directory / "inputs").mkdir(parents=True, exist_ok=True)
     (directory / "outputs").mkdir(parents=True, exist_ok=True)
     inputs: dict[str, Path] = {}
