@@ -286,3 +286,35 @@ def run_model_key(project: Project, key: AssetKey) -> ExecuteInProcessResult:
     return defs.resolve_job_def(INGEST_JOB).execute_in_process(
         instance=project.instance, asset_selection=[key], raise_on_error=False
     )
+
+
+def test_inputs_arrive_without_the_load_bookkeeping_so_rows_can_pass_through(
+    shop: Project,
+) -> None:
+    shop.file(
+        "models/copied.py",
+        """
+        import shutil
+        import pyarrow.parquet as pq
+        from dagster_pipes import open_dagster_pipes
+
+        MODEL = {"inputs": ["shop.orders"], "outputs": [{"name": "copied"}]}
+
+        with open_dagster_pipes() as pipes:
+            source = pipes.get_extra("inputs")["shop.orders"]
+            columns = pq.read_schema(source).names
+            shutil.copyfile(source, pipes.get_extra("outputs")["copied"])
+            pipes.report_asset_materialization(metadata={"columns": ",".join(columns)})
+        """,
+    )
+
+    result = run_model_key(shop, AssetKey(["models", "copied"]))
+
+    assert result.success
+    materialization = result.asset_materializations_for_node("models__copied__pipes")[0]
+    assert materialization.metadata["columns"].value == "order_id,customer_id"
+    assert shop.query("SELECT order_id, customer_id FROM models.copied ORDER BY 1") == [
+        (10, 1),
+        (11, 1),
+        (12, 2),
+    ]
