@@ -14,8 +14,7 @@ from platform_assets.external_models.config import ExternalModel
 from platform_assets.models import input_load_ids
 from resources.duckdb_sql import literal, quote
 from resources.warehouse import Warehouse
-from resources.warehouse_schema import SOURCE_FILE
-from resources.write_dispositions import LINEAGE_COLUMNS, ROW_HASH
+from resources.warehouse_schema import LINEAGE_COLUMNS, ROW_HASH, SOURCE_FILE
 
 BOOKKEEPING = frozenset((*LINEAGE_COLUMNS, ROW_HASH, SOURCE_FILE))
 """Columns of a stored row that describe its load, not its data, left out of the exports: the
