@@ -24,10 +24,10 @@ from dagster import (
     AutomationCondition,
     Failure,
     MaterializeResult,
+    PipesClientCompletedInvocation,
     PipesSubprocessClient,
     multi_asset,
 )
-from dagster._core.pipes.client import PipesClientCompletedInvocation
 
 from checks.asset_checks import check_specs
 from checks.gate import QualityGate
@@ -146,6 +146,12 @@ def run_external_model(
     model: ExternalModel,
     compiled: Mapping[str, CompiledChecks],
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
+    """Run `model` once: export its inputs, run its file through Pipes, land each output.
+
+    Yields per output its materialization (the model's metadata, then the load's) and its
+    check results (the gate's and the model's own). Raises `Failure`, naming the model, when
+    the process fails or breaks its declaration (nothing lands), or naming each output that
+    did not land (blocked by a check, or its load failed) after the others have landed."""
     run_id = context.run.run_id
     warehouse.staging_directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(
