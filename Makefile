@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: install demo test lint dev bench samples clean
+.PHONY: install demo test lint dev dev-postgres celery-worker bench samples clean
 
 install: $(VENV)/.installed
 
@@ -52,6 +52,18 @@ dev: install
 	mkdir -p $(DAGSTER_HOME)
 	@$(WITH_DEMO_API) $(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
 
+# The same, with Dagster's runs, event log and schedules in PostgreSQL (docs/deploy.md).
+TRIBUTARY_DAGSTER_POSTGRES_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/tributary_dagster
+POSTGRES_DAGSTER_HOME ?= $(CURDIR)/.dagster-postgres
+
+dev-postgres: install
+	mkdir -p $(POSTGRES_DAGSTER_HOME)
+	cp deploy/postgres/dagster.yaml $(POSTGRES_DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python deploy/postgres/create_database.py '$(TRIBUTARY_DAGSTER_POSTGRES_URL)'
+	@export DAGSTER_HOME='$(POSTGRES_DAGSTER_HOME)' \
+	  TRIBUTARY_DAGSTER_POSTGRES_URL='$(TRIBUTARY_DAGSTER_POSTGRES_URL)'; \
+	$(WITH_DEMO_API) $(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
+
 bench: install
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.checks
@@ -60,9 +72,11 @@ bench: install
 	$(BIN)/python -m bench.sql
 	$(BIN)/python -m bench.cdc
 	$(BIN)/python -m bench.streams
+	$(BIN)/python -m bench.deploy
 
 samples: install
 	$(BIN)/python -m platform_assets.demo_samples
 
 clean:
-	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.tmp data/.staging .dagster
+	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.tmp data/.staging .dagster \
+	  .dagster-postgres

@@ -96,10 +96,10 @@ def _load_source(path: Path, kinds: Mapping[str, type[SourceConfig]]) -> SourceC
     try:
         return kinds[kind].model_validate(raw)
     except ValidationError as error:
-        raise _FileProblems([_describe(e) for e in error.errors()]) from None
+        raise _FileProblems([describe_error(e) for e in error.errors()]) from None
 
 
-def _describe(error: ErrorDetails) -> str:
+def describe_error(error: ErrorDetails) -> str:
     """`field.path: message`; a rule across the whole file names its fields in its message."""
     path = _field_path(error["loc"])
     return f"{path}: {_message(error)}" if path else _message(error)

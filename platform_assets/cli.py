@@ -40,10 +40,12 @@ def _catalog() -> Catalog:
 
 
 def _warehouse() -> Warehouse:
-    """The warehouse the environment names; a setting it cannot use ends the command."""
+    """The warehouse the environment names; a setting it cannot use (the executor's too) ends
+    the command."""
     from platform_assets.platform import default_warehouse
 
     try:
+        settings.executor_name()
         return default_warehouse()
     except settings.SettingsError as error:
         typer.echo(f"invalid setting: {error}", err=True)

@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import AssetSelection, Definitions, ExecutorDefinition, define_asset_job
 from pydantic import ValidationError
 
 from platform_assets import settings
 from platform_assets.catalog import Catalog, load_catalog
 from platform_assets.files_kind.reader import FileReader
+from platform_assets.external_models import build_external_model_assets, load_external_models
 from platform_assets.kinds import SourceKind, config_models, registered_kinds
 from platform_assets.models import build_model_assets, load_models
 from resources.io_manager import warehouse_only_io_manager
@@ -48,6 +49,15 @@ def default_warehouse() -> Warehouse:
         ) from None
 
 
+def default_executor() -> ExecutorDefinition | None:
+    """The executor `TRIBUTARY_EXECUTOR` names; None keeps Dagster's default."""
+    if settings.executor_name() == "celery":
+        from dagster_celery import celery_executor  # the `deploy` extra
+
+        return celery_executor.configured(settings.celery_config())
+    return None
+
+
 def default_resources(kinds: Mapping[str, SourceKind]) -> dict[str, Any]:
     resources: dict[str, Any] = {
         "warehouse": default_warehouse(),
@@ -68,7 +78,13 @@ def build_definitions(catalog: Catalog, resources: Mapping[str, Any] | None = No
     kinds = registered_kinds()
     assets = [kinds[source.kind].build_assets(source) for source in catalog.sources]
     tables = [key for definition in assets for key in definition.keys]
-    models = build_model_assets(load_models(settings.models_dir(catalog.directory)), tables)
+    models_dir = settings.models_dir(catalog.directory)
+    sql_models = load_models(models_dir)
+    external = load_external_models(models_dir)
+    models = [
+        *build_model_assets(sql_models, [*tables, *(k for m in external for k in m.keys)]),
+        *build_external_model_assets(external, [*tables, *(m.key for m in sql_models)]),
+    ]
     merged = {
         **default_resources(kinds),
         "alerts": default_alert_sink(catalog),
@@ -85,4 +101,5 @@ def build_definitions(catalog: Catalog, resources: Mapping[str, Any] | None = No
         schedules=schedules,
         sensors=sensors,
         resources=merged,
+        executor=default_executor(),
     )

@@ -18,6 +18,7 @@ from dagster import (
 from platform_assets import settings
 from platform_assets.catalog import Catalog
 from platform_assets.config.base import SourceConfig
+from platform_assets.external_models import load_external_models
 from platform_assets.jobs import all_assets_job
 from platform_assets.loading import failed_table_lines, full_refresh_tag
 from platform_assets.models import load_models
@@ -88,18 +89,24 @@ def run_sources(
     With `workers` > 1 the sources run in parallel, each in its own process (Dagster's
     multiprocess executor): they read concurrently and the warehouse commits them one at a time.
     Those processes rebuild the job from the environment, so `resources` overrides apply only
-    to in-process runs. `with_models` adds the SQL models, which run after the tables they read.
+    to in-process runs. Under `TRIBUTARY_EXECUTOR=celery` every step is a Celery task, whatever
+    `workers` says. `with_models` adds the models (SQL and external), which run after the
+    tables they read.
     `full_refresh` names sources (`src`) or tables (`src.table`) to reload from scratch.
     """
     tags = full_refresh_tag(full_refresh)
     keys = [AssetKey([s.name, t.name]) for s in sources for t in s.tables]
     if with_models:
-        keys += [m.key for m in load_models(settings.models_dir(catalog.directory))]
+        models_dir = settings.models_dir(catalog.directory)
+        keys += [m.key for m in load_models(models_dir)]
+        keys += [key for m in load_external_models(models_dir) for key in m.keys]
     run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    if workers > 1:
+    celery = settings.executor_name() == "celery"
+    if workers > 1 or celery:
         if resources:
             raise ValueError("resources cannot be overridden for a multiprocess run")
-        run_config["execution"] = {"config": {"multiprocess": {"max_concurrent": workers}}}
+        if not celery:  # Celery's workers decide how many steps run at once
+            run_config["execution"] = {"config": {"multiprocess": {"max_concurrent": workers}}}
         with execute_job(
             reconstructable(all_assets_job),
             instance=instance or DagsterInstance.get(),

@@ -72,3 +72,31 @@ def models_dir(catalog: Path | None = None) -> Path:
 
 def dagster_home() -> Path:
     return resolve(os.environ.get("DAGSTER_HOME", ".dagster"))
+
+
+EXECUTORS = ("default", "celery")
+"""`TRIBUTARY_EXECUTOR`: `default` runs a run's steps in its own processes (Dagster's
+multiprocess executor; in-process where `tributary run` asks for one worker); `celery` sends
+each step to a Celery worker (see docs/deploy.md)."""
+
+
+def executor_name() -> str:
+    """`TRIBUTARY_EXECUTOR`, one of `EXECUTORS` (default `default`)."""
+    name = os.environ.get("TRIBUTARY_EXECUTOR") or "default"
+    if name not in EXECUTORS:
+        raise SettingsError(f"TRIBUTARY_EXECUTOR={name!r}: must be one of {', '.join(EXECUTORS)}")
+    return name
+
+
+def celery_config() -> dict[str, Any]:
+    """The Celery executor's settings: `TRIBUTARY_CELERY_BROKER` (default the local RabbitMQ),
+    `TRIBUTARY_CELERY_BACKEND` (default `rpc://`) and `TRIBUTARY_CELERY_QUEUE`, the queue steps
+    are sent to and workers listen on (default `tributary`)."""
+    return {
+        "broker": os.environ.get("TRIBUTARY_CELERY_BROKER")
+        or "pyamqp://guest:guest@127.0.0.1:5672//",
+        "backend": os.environ.get("TRIBUTARY_CELERY_BACKEND") or "rpc://",
+        "config_source": {
+            "task_default_queue": os.environ.get("TRIBUTARY_CELERY_QUEUE") or "tributary"
+        },
+    }

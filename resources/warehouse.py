@@ -286,6 +286,9 @@ class Load:
         self.dead_letter_key: str | None = None
         """Set by a reader of messages: the column holding each row's message id. Rows the
         gate sets aside in quarantine are then dead-lettered too, by that id."""
+        self.inputs: dict[str, list[str]] = {}
+        """Set by a model: `{schema.table: [load ids]}` of the inputs its rows were computed
+        from, recorded in `_tributary.lineage` with the load."""
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -691,7 +694,8 @@ class Load:
         outcome: WriteOutcome,
         cursor: str | None,
     ) -> WriteOutcome:
-        """The load record, the cursor and the schema changes, in the load's transaction."""
+        """The load record, the cursor, the lineage of its inputs and the schema changes, in the
+        load's transaction."""
         now = datetime.now(UTC)
         status = (
             "blocked" if outcome.verdict is not None and outcome.verdict.blocked else "succeeded"
@@ -727,6 +731,19 @@ class Load:
                 "INSERT OR REPLACE INTO _tributary.state VALUES (?, ?, ?, ?, ?)",
                 [self.source, self.table, cursor, self.load_id, now],
             )
+        for name, load_ids in self.inputs.items():
+            for input_load_id in load_ids:
+                con.execute(
+                    "INSERT INTO _tributary.lineage VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        self.load_id,
+                        self.run_id,
+                        f"{self.source}.{self.table}",
+                        name,
+                        input_load_id,
+                        now,
+                    ],
+                )
         for change in outcome.schema_changes:
             con.execute(
                 "INSERT INTO _tributary.schema_changes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

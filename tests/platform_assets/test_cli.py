@@ -275,3 +275,17 @@ def test_a_confined_query_still_reads_the_warehouse(warehouse_with_money: Projec
 
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == ["revenue,n", "459096.99,1"]
+
+
+def test_an_unknown_executor_is_named_and_nothing_runs(
+    cli_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRIBUTARY_EXECUTOR", "spark")
+
+    result = runner.invoke(app, ["run", "--all"])
+
+    assert result.exit_code == 1
+    assert "invalid setting: TRIBUTARY_EXECUTOR='spark': must be one of default, celery" in (
+        result.output
+    )
+    assert not (cli_project.root / "warehouse.duckdb").exists()

@@ -120,4 +120,4 @@ def test_the_demo_models_build_from_the_demo_sources(tmp_path: Path) -> None:
         customers = con.execute("SELECT count(*) FROM models.customer_orders").fetchone()
         inputs = con.execute("SELECT DISTINCT model, input FROM _tributary.lineage").fetchall()
     assert customers == (200,)
-    assert len(inputs) == 6
+    assert len(inputs) == 8  # two SQL models of three inputs, the forecast's two
