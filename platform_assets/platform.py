@@ -17,6 +17,7 @@ from resources.files import FileReader
 from resources.io_manager import warehouse_only_io_manager
 from resources.warehouse import Warehouse
 from sensors.automation import build_sensors_and_schedules
+from sensors.maintenance import build_maintenance
 from sensors.sink import default_alert_sink
 
 INGEST_JOB = "ingest"
@@ -28,7 +29,8 @@ def default_warehouse() -> Warehouse:
     options = settings.warehouse_options()
     try:
         return Warehouse(
-            path=str(settings.warehouse_path()),
+            path=settings.warehouse_path(),
+            data_path=settings.data_path(),
             staging_dir=str(settings.staging_dir()),
             **options,
         )
@@ -79,9 +81,15 @@ def build_definitions(catalog: Catalog, resources: Mapping[str, Any] | None = No
         files if isinstance(files, FileReader) else FileReader(root=str(settings.project_root()))
     )
     schedules, sensors = build_sensors_and_schedules(catalog.sources, reader)
+    jobs: list[Any] = [define_asset_job(INGEST_JOB, selection=AssetSelection.all())]
+    warehouse = merged.get("warehouse")
+    if isinstance(warehouse, Warehouse) and warehouse.lake is not None:
+        maintenance, schedule = build_maintenance()
+        jobs.append(maintenance)
+        schedules = [*schedules, schedule]
     return Definitions(
         assets=[*assets, *models],
-        jobs=[define_asset_job(INGEST_JOB, selection=AssetSelection.all())],
+        jobs=jobs,
         schedules=schedules,
         sensors=sensors,
         resources=merged,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from resources.duckdb_sql import column_list, literal, qualified, quote
+from resources.ducklake import is_ducklake, without_enums
 from resources.errors import TributaryError
 from resources.naming import respelled_columns
 from resources.schema_evolution import (
@@ -107,8 +108,11 @@ TEMPORARY = "temp.main."
 
 
 def _create_table(con: duckdb.DuckDBPyConnection, table: str, select_sql: str) -> None:
-    """`CREATE TABLE table AS select_sql`, temporary when `table` is named in `TEMPORARY`."""
+    """`CREATE TABLE table AS select_sql`, temporary when `table` is named in `TEMPORARY`.
+    A DuckLake has no ENUM: its tables store such columns as VARCHAR."""
     kind = "TEMP TABLE" if table.startswith(TEMPORARY) else "TABLE"
+    if kind == "TABLE" and is_ducklake(con):
+        select_sql = without_enums(con, select_sql)
     con.execute(f"CREATE {kind} {table} AS {select_sql}")
 
 
@@ -458,7 +462,11 @@ def _write_into(
 
 def _rehash(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
     """Recompute every row's `_row_hash` after the table's data columns changed (a new column or
-    a wider type changes the hash), so merges go on telling unchanged rows apart."""
+    a wider type changes the hash), so merges go on telling unchanged rows apart. (A DuckLake
+    cannot retype a column by an expression: there the hashes are updated in place.)"""
+    if is_ducklake(con):
+        con.execute(f"UPDATE {table} SET {quote(ROW_HASH)} = {row_hash(_own_values(columns))}")
+        return
     con.execute(
         f"ALTER TABLE {table} ALTER COLUMN {quote(ROW_HASH)} TYPE UBIGINT "
         f"USING {row_hash(_own_values(columns))}"

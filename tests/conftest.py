@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
 import pytest
 from dagster import DagsterInstance
 
@@ -114,3 +117,47 @@ def warehouse(tmp_path: Path) -> Warehouse:
     return Warehouse(
         path=str(tmp_path / "warehouse.duckdb"), staging_dir=str(tmp_path / ".staging")
     )
+
+
+POSTGRES = "host=127.0.0.1 port=5432 user=postgres"
+
+
+@contextlib.contextmanager
+def lake_database() -> Iterator[str]:
+    """A fresh PostgreSQL database (unique name) for a DuckLake catalog, dropped afterwards."""
+    name = f"tributary_lake_{secrets.token_hex(6)}"
+    with psycopg.connect(f"{POSTGRES} dbname=postgres", autocommit=True) as pg:
+        pg.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(f"{POSTGRES} dbname=postgres", autocommit=True) as pg:
+            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def lake_warehouse_at(root: Path, database: str, **options: Any) -> Warehouse:
+    """A DuckLake warehouse: catalog in `database`, Parquet files under `root/lake`."""
+    return Warehouse(
+        path=f"ducklake:postgres:dbname={database} {POSTGRES}",
+        data_path=str(root / "lake"),
+        staging_dir=str(root / ".staging"),
+        **options,
+    )
+
+
+@pytest.fixture
+def lake_warehouse(tmp_path: Path) -> Iterator[Warehouse]:
+    with lake_database() as database:
+        yield lake_warehouse_at(tmp_path, database)
+
+
+@pytest.fixture(params=["duckdb", "ducklake"])
+def any_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
+    """The writer's tests run on both backends: a DuckDB file and a DuckLake."""
+    if request.param == "duckdb":
+        yield Warehouse(
+            path=str(tmp_path / "warehouse.duckdb"), staging_dir=str(tmp_path / ".staging")
+        )
+        return
+    with lake_database() as database:
+        yield lake_warehouse_at(tmp_path, database)
