@@ -22,9 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from statistics import median
 from collections.abc import Iterator
 from pathlib import Path
+from statistics import median
 
 import psycopg
 import pyarrow as pa

@@ -207,7 +207,9 @@ def query(
     _check_format(output)
     warehouse = _warehouse()
     if not warehouse.exists():
-        typer.echo(f"no warehouse at {warehouse.location}: run `tributary run --all` first", err=True)
+        typer.echo(
+            f"no warehouse at {warehouse.location}: run `tributary run --all` first", err=True
+        )
         raise typer.Exit(1)
     try:
         with warehouse.read_only(private=True) as con:
@@ -273,7 +275,9 @@ def report(
     _check_format(output)
     warehouse = _warehouse()
     if not warehouse.exists():
-        typer.echo(f"no warehouse at {warehouse.location}: run `tributary run --all` first", err=True)
+        typer.echo(
+            f"no warehouse at {warehouse.location}: run `tributary run --all` first", err=True
+        )
         raise typer.Exit(1)
     start = datetime.now(UTC) - window
     with warehouse.read_only() as con:

@@ -1,4 +1,4 @@
-"""DuckLake as the warehouse: a catalog in PostgreSQL, table data in Parquet files under a data path.
+"""DuckLake as the warehouse: a catalog in PostgreSQL, table data in Parquet files in a data path.
 
 Several processes (and machines) may write at once. DuckLake commits each transaction as a
 snapshot and retries on its own when two commits merely overlap in time; two transactions that
@@ -93,7 +93,9 @@ class Lake:
         try:
             for name in ("postgres", "ducklake"):
                 load_extension(con, name)
-            attach = f"ATTACH {literal(self.target)} AS {ALIAS} (DATA_PATH {literal(self.data_path)}"
+            attach = (
+                f"ATTACH {literal(self.target)} AS {ALIAS} (DATA_PATH {literal(self.data_path)}"
+            )
             if read_only:
                 try:
                     con.execute(f"{attach}, READ_ONLY)")
@@ -224,7 +226,9 @@ def maintain(con: duckdb.DuckDBPyConnection, older_than: timedelta) -> Maintenan
     expired = con.execute(
         f"CALL ducklake_expire_snapshots({lake}, older_than => ?::TIMESTAMPTZ)", [cutoff]
     ).fetchall()
-    deleted = con.execute(f"CALL ducklake_cleanup_old_files({lake}, cleanup_all => true)").fetchall()
+    deleted = con.execute(
+        f"CALL ducklake_cleanup_old_files({lake}, cleanup_all => true)"
+    ).fetchall()
     return Maintenance(len(merged), len(expired), len(deleted))
 
 
@@ -247,7 +251,7 @@ _ENUM = re.compile(r"^ENUM\(", re.IGNORECASE)
 
 
 def without_enums(con: duckdb.DuckDBPyConnection, select_sql: str) -> str:
-    """`select_sql` with its ENUM columns cast to VARCHAR, which DuckLake stores (it has no ENUM)."""
+    """`select_sql` with its ENUM columns cast to VARCHAR (DuckLake has no ENUM type)."""
     described = con.execute(f"DESCRIBE ({select_sql})").fetchall()
     enums = [str(name) for name, kind, *_ in described if _ENUM.match(str(kind))]
     if not enums:

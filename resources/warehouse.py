@@ -1074,7 +1074,9 @@ class Warehouse(ConfigurableResource):
         (a pass that loses a commit conflict to one runs again). Raises ValueError for a
         DuckDB file, which keeps no snapshots or small files to compact."""
         if self.lake is None:
-            raise ValueError(f"{self.path} is a DuckDB file: only a DuckLake warehouse is compacted")
+            raise ValueError(
+                f"{self.path} is a DuckDB file: only a DuckLake warehouse is compacted"
+            )
         with self.writer() as con:
             retrying = Retrying(
                 retry=retry_if_exception(ducklake.is_conflict),

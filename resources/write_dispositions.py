@@ -514,14 +514,17 @@ def _replace(
                 for c in changes
                 if c.change == "added"
             ]
-            for change in changes:
-                con.execute(f"ALTER TABLE {batch} DROP COLUMN {quote(change.column)}")
-            if changes:
-                _rehash(con, batch, _data_columns(columns_of(con, batch)))
         deleted = count_rows(con, spec.target)
         con.execute(f"DROP TABLE {spec.target}")
     inserted = count_rows(con, batch)
     con.execute(f"ALTER TABLE {batch} RENAME TO {quote(spec.target_table)}")
+    # Discarded columns go once the batch is in place: DuckLake loses track of a table's columns
+    # when one is dropped before the table is renamed in the same transaction.
+    discarded = [c for c in changes if c.change == "discarded"]
+    for change in discarded:
+        con.execute(f"ALTER TABLE {spec.target} DROP COLUMN {quote(change.column)}")
+    if discarded:
+        _rehash(con, spec.target, _data_columns(columns_of(con, spec.target)))
     return WriteOutcome(inserted=inserted, deleted=deleted, schema_changes=changes)
 
 

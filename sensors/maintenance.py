@@ -6,7 +6,6 @@ adjacent small files, expires snapshots older than its `older_than_days` and del
 no snapshot needs any more. It runs beside loads.
 """
 
-
 from datetime import timedelta
 
 from dagster import (

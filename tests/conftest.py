@@ -113,10 +113,10 @@ def project(tmp_path: Path, instance: DagsterInstance) -> Project:
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
-    return Warehouse(
-        path=str(tmp_path / "warehouse.duckdb"), staging_dir=str(tmp_path / ".staging")
-    )
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
+    """A DuckDB-file warehouse in `tmp_path`; a DuckLake one for tests marked `both_backends`."""
+    with warehouse_on(getattr(request, "param", "duckdb"), tmp_path) as chosen:
+        yield chosen
 
 
 POSTGRES = "host=127.0.0.1 port=5432 user=postgres"
@@ -151,13 +151,17 @@ def lake_warehouse(tmp_path: Path) -> Iterator[Warehouse]:
         yield lake_warehouse_at(tmp_path, database)
 
 
-@pytest.fixture(params=["duckdb", "ducklake"])
-def any_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
-    """The writer's tests run on both backends: a DuckDB file and a DuckLake."""
-    if request.param == "duckdb":
-        yield Warehouse(
-            path=str(tmp_path / "warehouse.duckdb"), staging_dir=str(tmp_path / ".staging")
-        )
+@contextlib.contextmanager
+def warehouse_on(backend: str, root: Path) -> Iterator[Warehouse]:
+    """A warehouse under `root` on `backend`: `duckdb` (a file) or `ducklake` (a fresh catalog
+    database, dropped afterwards)."""
+    if backend == "duckdb":
+        yield Warehouse(path=str(root / "warehouse.duckdb"), staging_dir=str(root / ".staging"))
         return
     with lake_database() as database:
-        yield lake_warehouse_at(tmp_path, database)
+        yield lake_warehouse_at(root, database)
+
+
+both_backends = pytest.mark.parametrize("warehouse", ["duckdb", "ducklake"], indirect=True)
+"""For the writer's core tests: run them on a DuckDB file and on a DuckLake (the `warehouse`
+fixture reads the parameter; unmarked tests use a file)."""

@@ -21,6 +21,7 @@ from resources.duckdb_extensions import OFFLINE_CONFIG, load_extension, offline_
 from resources.warehouse import Warehouse
 from resources.write_dispositions import WriteSpec
 from tests.conftest import REPO, lake_database, lake_warehouse_at
+from tests.resources.crash_loader import children
 
 WRITER = """
 import sys
@@ -36,7 +37,8 @@ warehouse = lake_warehouse_at(Path(root), database)
 ids = range(int(first), int(first) + int(count))
 for part in range(4):
     with warehouse.load("src", table) as load:
-        load.stage(pa.table({"id": list(ids), "part": [part] * len(ids), "writer": [first] * len(ids)}))
+        n = len(ids)
+        load.stage(pa.table({"id": list(ids), "part": [part] * n, "writer": [first] * n}))
         load.commit(WriteSpec("src", table, write, ("id",) if write == "merge" else ()))
 """
 
@@ -68,8 +70,8 @@ def test_the_extensions_load_from_their_wheels_with_downloads_off(tmp_path: Path
 
     settings = dict(
         con.execute(
-            "SELECT name, value FROM duckdb_settings() WHERE name IN ('autoinstall_known_extensions',"
-            " 'autoload_known_extensions')"
+            "SELECT name, value FROM duckdb_settings() WHERE name IN "
+            "('autoinstall_known_extensions', 'autoload_known_extensions')"
         ).fetchall()
     )
     assert settings == {k: "false" for k in OFFLINE_CONFIG}
@@ -90,9 +92,7 @@ def test_loads_of_different_tables_in_several_processes_all_commit(
     lake_warehouse: Warehouse, tmp_path: Path
 ) -> None:
     database = lake_warehouse.path.split("dbname=")[1].split()[0]
-    done = writers(
-        tmp_path, database, [("a", 0, 1000, "append"), ("b", 0, 1000, "append")]
-    )
+    done = writers(tmp_path, database, [("a", 0, 1000, "append"), ("b", 0, 1000, "append")])
 
     assert [p.returncode for p in done] == [0, 0], [p.stderr[-2000:] for p in done]
     with lake_warehouse.read_only() as con:
@@ -135,14 +135,33 @@ def test_a_merge_waits_for_the_table_and_gives_up_after_the_lock_timeout(
 ) -> None:
     with lake_database() as database:
         impatient = lake_warehouse_at(tmp_path, database, lock_timeout_seconds=0.3)
-        with ducklake.writer_locks(
-            ducklake.postgres_dsn(impatient.path), '"src"."items"', 1.0
-        ), impatient.load("src", "items") as load:
+        with (
+            ducklake.writer_locks(ducklake.postgres_dsn(impatient.path), '"src"."items"', 1.0),
+            impatient.load("src", "items") as load,
+        ):
             load.stage(pa.table({"id": [1]}))
             with pytest.raises(ducklake.LockTimeout, match="being written by another load"):
                 load.commit(WriteSpec("src", "items", "merge", ("id",)))
         other = impatient.stored_columns("src", "items")
     assert other is None
+
+
+def test_a_parent_and_its_child_table_merge_in_one_lake_snapshot(
+    lake_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    children(lake_warehouse, 1, 100, tmp_path)
+    children(lake_warehouse, 2, 60, tmp_path)
+
+    with lake_warehouse.read_only() as con:
+        parents = con.execute("SELECT generation, count(*) FROM src.issues GROUP BY 1 ORDER BY 1")
+        labels = con.execute(
+            "SELECT generation, count(*) FROM src.issues__labels GROUP BY 1 ORDER BY 1"
+        )
+        assert parents.fetchall() == [(1, 40), (2, 60)]
+        assert labels.fetchall() == [(1, 80), (2, 120)]
+        assert con.execute(
+            "SELECT count(DISTINCT load_id), count(*) FROM _tributary.loads"
+        ).fetchone() == (4, 4)
 
 
 KILL_POINTS = [("staging", 0.0), ("commit", 0.0), ("commit", 0.3), ("commit", 1.0), ("done", 0.0)]
