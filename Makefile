@@ -52,6 +52,7 @@ bench: install
 	$(BIN)/python -m bench.checks
 	$(BIN)/python -m bench.rest_api
 	$(BIN)/python -m bench.plugins
+	$(BIN)/python -m bench.ducklake
 
 samples: install
 	$(BIN)/python -m platform_assets.demo_samples

@@ -213,7 +213,7 @@ def query(
         raise typer.Exit(1)
     try:
         with warehouse.read_only(private=True) as con:
-            headers, rows = run_query(con, sql)
+            headers, rows = run_query(con, sql, warehouse.data_directories)
     except duckdb.Error as error:
         typer.echo(f"query failed: {error}", err=True)
         raise typer.Exit(1) from None

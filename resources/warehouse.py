@@ -954,6 +954,13 @@ class Warehouse(ConfigurableResource):
         return Path(self.path)
 
     @property
+    def data_directories(self) -> list[str]:
+        """Folders outside the database that reading it opens: a DuckLake's local data path."""
+        if self.lake is None or "://" in self.lake.data_path:
+            return []
+        return [self.lake.data_path.rstrip("/") + "/"]
+
+    @property
     def location(self) -> str:
         """Where the warehouse is, for messages: the file, or the lake's catalog and data path."""
         return self.path if self.lake is None else f"{self.path} (data in {self.data_path})"
