@@ -35,6 +35,11 @@ def default_warehouse() -> Warehouse:
             **options,
         )
     except ValidationError as error:
+        whole = [e["msg"].removeprefix("Value error, ") for e in error.errors() if not e["loc"]]
+        if whole:  # the warehouse itself: a DuckLake target without its data path, say
+            raise settings.SettingsError(
+                f"TRIBUTARY_WAREHOUSE / TRIBUTARY_DATA_PATH: {'; '.join(whole)}"
+            ) from None
         fields = [
             (str(e["loc"][0]), e["msg"].removeprefix("Value error, "))
             for e in error.errors()

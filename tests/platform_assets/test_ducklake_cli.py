@@ -92,3 +92,15 @@ def test_a_duckdb_file_warehouse_has_no_compaction_job(warehouse: Warehouse) -> 
     defs = build_definitions(load_platform_catalog(), {"warehouse": warehouse})
 
     assert MAINTENANCE_JOB not in [job.name for job in defs.resolve_all_job_defs()]
+
+
+def test_a_lake_without_a_data_path_stops_the_command_naming_the_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRIBUTARY_WAREHOUSE", "ducklake:postgres:dbname=nowhere host=127.0.0.1")
+    monkeypatch.delenv("TRIBUTARY_DATA_PATH", raising=False)
+
+    result = runner.invoke(app, ["query", "SELECT 1"])
+
+    assert result.exit_code == 1
+    assert "TRIBUTARY_DATA_PATH" in result.output and "needs a data path" in result.output
