@@ -73,6 +73,7 @@ bench: install
 	$(BIN)/python -m bench.cdc
 	$(BIN)/python -m bench.streams
 	$(BIN)/python -m bench.deploy
+	$(BIN)/python -m bench.ducklake
 
 samples: install
 	$(BIN)/python -m platform_assets.demo_samples

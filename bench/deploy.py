@@ -38,8 +38,8 @@ from dagster import (
 from tabulate import tabulate
 
 from platform_assets.external_models.handover import BOOKKEEPING
+from platform_assets.files_kind.reader import FileReader
 from platform_assets.platform import INGEST_JOB, build_definitions, load_platform_catalog
-from resources.files import FileReader
 from resources.warehouse import Warehouse
 from resources.write_dispositions import WriteSpec
 

@@ -211,16 +211,47 @@ def query(
 
     _check_format(output)
     warehouse = _warehouse()
-    if not warehouse.file.exists():
-        typer.echo(f"no warehouse at {warehouse.file}: run `tributary run --all` first", err=True)
+    if not warehouse.exists():
+        typer.echo(
+            f"no warehouse at {warehouse.location}: run `tributary run --all` first", err=True
+        )
         raise typer.Exit(1)
     try:
-        with warehouse.read_only() as con:
-            headers, rows = run_query(con, sql)
+        with warehouse.read_only(private=True) as con:
+            headers, rows = run_query(con, sql, warehouse.data_directories)
     except duckdb.Error as error:
         typer.echo(f"query failed: {error}", err=True)
         raise typer.Exit(1) from None
     _print_rows(headers, rows, output)
+
+
+@app.command()
+def maintain(
+    older_than: Annotated[
+        str, typer.Option(help="Expire snapshots older than this: e.g. 24h, 7d.")
+    ] = "7d",
+) -> None:
+    """Compact a DuckLake warehouse: merge small Parquet files, expire old snapshots and
+    delete the files no snapshot needs. Safe beside running loads."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from platform_assets.config.types import Duration
+
+    try:
+        window = TypeAdapter(Duration).validate_python(older_than)
+    except ValidationError:
+        raise typer.BadParameter(
+            f"{older_than!r} is not a duration", param_hint="--older-than"
+        ) from None
+    warehouse = _warehouse()
+    if warehouse.lake is None:
+        typer.echo(f"{warehouse.location} is a DuckDB file: nothing to compact", err=True)
+        raise typer.Exit(1)
+    done = warehouse.maintain(window)
+    typer.echo(
+        f"merged {done.merged_files} files, expired {done.expired_snapshots} snapshots, "
+        f"deleted {done.deleted_files} files"
+    )
 
 
 @app.command()
@@ -248,8 +279,10 @@ def report(
         raise typer.BadParameter(f"{since!r} is not a duration", param_hint="--since") from None
     _check_format(output)
     warehouse = _warehouse()
-    if not warehouse.file.exists():
-        typer.echo(f"no warehouse at {warehouse.file}: run `tributary run --all` first", err=True)
+    if not warehouse.exists():
+        typer.echo(
+            f"no warehouse at {warehouse.location}: run `tributary run --all` first", err=True
+        )
         raise typer.Exit(1)
     start = datetime.now(UTC) - window
     with warehouse.read_only() as con:

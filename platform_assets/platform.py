@@ -11,13 +11,14 @@ from pydantic import ValidationError
 
 from platform_assets import settings
 from platform_assets.catalog import Catalog, load_catalog
-from platform_assets.files_kind.reader import FileReader
 from platform_assets.external_models import build_external_model_assets, load_external_models
+from platform_assets.files_kind.reader import FileReader
 from platform_assets.kinds import SourceKind, config_models, registered_kinds
 from platform_assets.models import build_model_assets, load_models
 from resources.io_manager import warehouse_only_io_manager
 from resources.warehouse import Warehouse
 from sensors.automation import build_sensors_and_schedules
+from sensors.maintenance import build_maintenance
 from sensors.sink import default_alert_sink
 
 INGEST_JOB = "ingest"
@@ -29,11 +30,17 @@ def default_warehouse() -> Warehouse:
     options = settings.warehouse_options()
     try:
         return Warehouse(
-            path=str(settings.warehouse_path()),
+            path=settings.warehouse_path(),
+            data_path=settings.data_path(),
             staging_dir=str(settings.staging_dir()),
             **options,
         )
     except ValidationError as error:
+        whole = [e["msg"].removeprefix("Value error, ") for e in error.errors() if not e["loc"]]
+        if whole:  # the warehouse itself: a DuckLake target without its data path, say
+            raise settings.SettingsError(
+                f"TRIBUTARY_WAREHOUSE / TRIBUTARY_DATA_PATH: {'; '.join(whole)}"
+            ) from None
         fields = [
             (str(e["loc"][0]), e["msg"].removeprefix("Value error, "))
             for e in error.errors()
@@ -95,9 +102,15 @@ def build_definitions(catalog: Catalog, resources: Mapping[str, Any] | None = No
         files if isinstance(files, FileReader) else FileReader(root=str(settings.project_root()))
     )
     schedules, sensors = build_sensors_and_schedules(catalog.sources, reader)
+    jobs: list[Any] = [define_asset_job(INGEST_JOB, selection=AssetSelection.all())]
+    warehouse = merged.get("warehouse")
+    if isinstance(warehouse, Warehouse) and warehouse.lake is not None:
+        maintenance, schedule = build_maintenance()
+        jobs.append(maintenance)
+        schedules = [*schedules, schedule]
     return Definitions(
         assets=[*assets, *models],
-        jobs=[define_asset_job(INGEST_JOB, selection=AssetSelection.all())],
+        jobs=jobs,
         schedules=schedules,
         sensors=sensors,
         resources=merged,

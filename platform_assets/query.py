@@ -8,9 +8,12 @@ so that no statement can switch them back on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
+
+from resources.duckdb_sql import literal
 
 CONFINEMENT = (
     "SET allowed_directories = []",
@@ -20,16 +23,32 @@ CONFINEMENT = (
 """Applied in this order: the first two cannot be set once the third is."""
 
 
-def confine(con: duckdb.DuckDBPyConnection) -> None:
-    """Leave `con` able to read its own database only: no file read or written, no database
-    attached, no extension installed, no setting changed."""
-    for statement in CONFINEMENT:
+_READING = (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN)
+
+
+def confine(con: duckdb.DuckDBPyConnection, data_directories: Sequence[str] = ()) -> None:
+    """Leave `con` able to read its own database only: no file read or written (but for the
+    database's own `data_directories`: a DuckLake's Parquet files), no database attached, no
+    extension installed, no setting changed."""
+    allowed = ", ".join(literal(d) for d in data_directories)
+    con.execute(f"SET allowed_directories = [{allowed}]")
+    for statement in CONFINEMENT[1:]:
         con.execute(statement)
 
 
-def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """The column names and rows of `sql` on `con`, confined first. Raises duckdb.Error
-    (PermissionException for a file, InvalidInputException for a setting) as DuckDB does."""
-    confine(con)
+def run_query(
+    con: duckdb.DuckDBPyConnection, sql: str, data_directories: Sequence[str] = ()
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The column names and rows of `sql` on `con`, confined first (see `confine`). Where data
+    directories are open to it, only queries run: `COPY ... TO` could write there. Raises
+    duckdb.Error (PermissionException for a file or a statement, InvalidInputException for a
+    setting) as DuckDB does."""
+    confine(con, data_directories)
+    if data_directories:
+        for statement in con.extract_statements(sql):
+            if statement.type not in _READING:
+                raise duckdb.PermissionException(
+                    f"only queries run on this warehouse, not {statement.type.name}"
+                )
     cursor = con.execute(sql)
     return [d[0] for d in cursor.description or []], cursor.fetchall()

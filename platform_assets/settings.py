@@ -24,8 +24,24 @@ def catalog_dir() -> Path:
     return resolve(os.environ.get("TRIBUTARY_CATALOG", PACKAGE_DIR / "catalog"))
 
 
-def warehouse_path() -> Path:
-    return resolve(os.environ.get("TRIBUTARY_WAREHOUSE", "data/warehouse.duckdb"))
+def warehouse_path() -> str:
+    """`TRIBUTARY_WAREHOUSE`: a DuckDB file (relative to the project root), or a DuckLake
+    (`ducklake:postgres:dbname=... host=...`, with `TRIBUTARY_DATA_PATH`) taken as is."""
+    configured = os.environ.get("TRIBUTARY_WAREHOUSE", "data/warehouse.duckdb")
+    if configured.startswith("ducklake:"):
+        return configured
+    return str(resolve(configured))
+
+
+def data_path() -> str | None:
+    """`TRIBUTARY_DATA_PATH`: a DuckLake's data path (a folder, relative to the project root,
+    or a URL such as `s3://bucket/lake/`)."""
+    configured = os.environ.get("TRIBUTARY_DATA_PATH")
+    if not configured:
+        return None
+    if "://" in configured:
+        return configured
+    return str(resolve(configured)) + "/"
 
 
 def staging_dir() -> Path:

@@ -119,8 +119,14 @@ def record(
     versions = list(versions)
     if not versions:
         return
+    # DELETE then INSERT rather than INSERT OR REPLACE: a DuckLake warehouse has no primary key.
+    con.execute(
+        "DELETE FROM _tributary.files WHERE source = ? AND table_name = ? "
+        "AND list_contains(?::VARCHAR[], path)",
+        [source, table, [v.name for v in versions]],
+    )
     con.executemany(
-        "INSERT OR REPLACE INTO _tributary.files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO _tributary.files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             [source, table, v.name, v.size, v.modified_ns, hashes.get(v.name), load_id, at]
             for v in versions

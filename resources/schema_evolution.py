@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -9,6 +10,7 @@ from typing import Literal
 import duckdb
 
 from resources.duckdb_sql import quote
+from resources.ducklake import is_ducklake
 from resources.errors import TributaryError
 from resources.type_lattice import VARCHAR, join, survives_sql, value_join
 
@@ -147,8 +149,23 @@ def reconcile(
     return list(incoming), [c for c in changes if c.change != "removed"]
 
 
+_NUMERIC = re.compile(r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL)\b", re.I)
+
+
 def _alter(con: duckdb.DuckDBPyConnection, target: str, change: SchemaChange) -> None:
-    con.execute(f"ALTER TABLE {target} ALTER COLUMN {quote(change.column)} TYPE {change.new_type}")
+    """Widen a stored column. A DuckLake retypes a column in place only from number to number;
+    any other widening (to VARCHAR, say) is a new column filled from the old one, which moves
+    the column to the end of the table."""
+    column, new_type = quote(change.column), change.new_type
+    numeric = all(_NUMERIC.match(kind or "") for kind in (change.old_type, new_type))
+    if numeric or not is_ducklake(con):
+        con.execute(f"ALTER TABLE {target} ALTER COLUMN {column} TYPE {new_type}")
+        return
+    widened = quote(f"__widened_{change.column}")
+    con.execute(f"ALTER TABLE {target} ADD COLUMN {widened} {new_type}")
+    con.execute(f"UPDATE {target} SET {widened} = {column}::{new_type}")
+    con.execute(f"ALTER TABLE {target} DROP COLUMN {column}")
+    con.execute(f"ALTER TABLE {target} RENAME COLUMN {widened} TO {column}")
 
 
 def stored_columns(

@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
@@ -24,10 +24,16 @@ import duckdb
 import pyarrow as pa
 from dagster import ConfigurableResource
 from filelock import FileLock
-from pydantic import Field, field_validator
-from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
+from pydantic import Field, field_validator, model_validator
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
-from resources import file_ledger
+from resources import ducklake, file_ledger
 from resources.duckdb_client import scratch_connection
 from resources.duckdb_sql import literal, quote
 from resources.file_ledger import FilePlan, FileVersion
@@ -97,6 +103,8 @@ class Gate(Protocol):
 StagedData: TypeAlias = duckdb.DuckDBPyRelation | pa.Table | pa.RecordBatchReader
 _STAGED_TYPES = (duckdb.DuckDBPyRelation, pa.Table, pa.RecordBatchReader)
 STAGED_TABLE = "staged"
+CONFLICT_ATTEMPTS = 20
+"""How often a transaction that lost a DuckLake commit conflict is run again."""
 FAILURE_RECORD_SECONDS = 5.0
 """How long recording a failed load waits for the warehouse (see `Load.fail`)."""
 _T = TypeVar("_T")
@@ -121,17 +129,33 @@ def retry_while_locked(action: Callable[[], _T], timeout: float) -> _T:
 def in_transaction(
     con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], _T]
 ) -> _T:
-    """Run `work` in one transaction: all of it commits, or none of it."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        ensure_platform_schema(con)
-        result = work(con)
-        con.execute("COMMIT")
-        return result
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("ROLLBACK")
-        raise
+    """Run `work` in one transaction: all of it commits, or none of it. On a DuckLake, a
+    transaction that loses a commit conflict to another writer is rolled back and `work` runs
+    again (at most `CONFLICT_ATTEMPTS` times), so `work` must do nothing outside the
+    transaction."""
+    lake = ducklake.is_ducklake(con)
+
+    def once() -> _T:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            ensure_platform_schema(con, lake)
+            result = work(con)
+            con.execute("COMMIT")
+            return result
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
+
+    if not lake:
+        return once()
+    retrying = Retrying(
+        retry=retry_if_exception(ducklake.is_conflict),
+        wait=wait_random_exponential(multiplier=0.02, max=1.0),
+        stop=stop_after_attempt(CONFLICT_ATTEMPTS),
+        reraise=True,
+    )
+    return retrying(once)
 
 
 def _null_columns(part: StagedData, described: list[tuple[str, str]]) -> set[str]:
@@ -425,7 +449,7 @@ class Load:
                 stages[alias] = load.staging_path
         lineage = Lineage(self.load_id, datetime.now(UTC), self.source)
         asked = time.perf_counter()
-        with self.warehouse.writer(attachments=stages) as con:
+        with self.warehouse.writer(attachments=stages, table=spec.target) as con:
             locked = time.perf_counter()
             # 2. plan
             files = self._plan_files(con, spec)
@@ -727,8 +751,13 @@ class Load:
         )
         record_dead_letters(con, self.dead_letters, self.load_id, self.source, self.table)
         if cursor is not None:
+            # DELETE then INSERT rather than INSERT OR REPLACE: DuckLake has no primary key.
             con.execute(
-                "INSERT OR REPLACE INTO _tributary.state VALUES (?, ?, ?, ?, ?)",
+                "DELETE FROM _tributary.state WHERE source = ? AND table_name = ?",
+                [self.source, self.table],
+            )
+            con.execute(
+                "INSERT INTO _tributary.state VALUES (?, ?, ?, ?, ?)",
                 [self.source, self.table, cursor, self.load_id, now],
             )
         for name, load_ids in self.inputs.items():
@@ -866,9 +895,20 @@ def _nothing_arrived(con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> WriteOu
 
 
 class Warehouse(ConfigurableResource):
-    """The DuckDB warehouse file: the writer every load goes through, and read-only access."""
+    """The warehouse: the writer every load goes through, and read-only access.
 
-    path: str = Field(description="The warehouse DuckDB file.")
+    `path` is a DuckDB file, or a DuckLake several writers share: `ducklake:postgres:<libpq
+    keywords>` (the catalog in PostgreSQL) with `data_path` for its Parquet files. A DuckDB file
+    takes one writer at a time (a file lock); a DuckLake one writer per table at a time (a
+    PostgreSQL advisory lock), loads of different tables committing in parallel."""
+
+    path: str = Field(
+        description="The warehouse DuckDB file, or `ducklake:postgres:dbname=... host=...`."
+    )
+    data_path: str | None = Field(
+        default=None,
+        description="A DuckLake's data path (DATA_PATH): where its Parquet files are written.",
+    )
     staging_dir: str = Field(description="Where loads stage their batches before committing.")
     lock_timeout_seconds: float = Field(
         default=600.0, gt=0, description="How long to wait for other writers or readers to finish."
@@ -901,9 +941,44 @@ class Warehouse(ConfigurableResource):
             raise ValueError(f"DuckDB refuses it: {error}") from None
         return memory_limit
 
+    @model_validator(mode="after")
+    def _lake_is_complete(self) -> Warehouse:
+        if ducklake.is_target(self.path):
+            ducklake.check_target(self.path, self.data_path)
+        return self
+
+    @property
+    def lake(self) -> ducklake.Lake | None:
+        """The DuckLake this warehouse is, or None for a DuckDB file."""
+        if not ducklake.is_target(self.path):
+            return None
+        assert self.data_path is not None
+        return ducklake.Lake(self.path, self.data_path)
+
     @property
     def file(self) -> Path:
+        """The DuckDB file (for a DuckLake, a name that is never created)."""
         return Path(self.path)
+
+    @property
+    def data_directories(self) -> list[str]:
+        """Folders outside the database that reading it opens: a DuckLake's local data path."""
+        if self.lake is None or "://" in self.lake.data_path:
+            return []
+        return [self.lake.data_path.rstrip("/") + "/"]
+
+    @property
+    def location(self) -> str:
+        """Where the warehouse is, for messages: the file, or the lake's catalog and data path."""
+        return self.path if self.lake is None else f"{self.path} (data in {self.data_path})"
+
+    def exists(self) -> bool:
+        """Whether anything was ever written: the file exists, or the lake holds a snapshot
+        beyond its creation (a DuckLake catalog that is not reachable raises duckdb.Error)."""
+        if self.lake is None:
+            return self.file.exists()
+        with self.read_only() as con:
+            return ducklake.snapshot_count(con) > 1
 
     @property
     def staging_directory(self) -> Path:
@@ -948,14 +1023,22 @@ class Warehouse(ConfigurableResource):
         self,
         attachments: Mapping[str, Path] | None = None,
         timeout: float | None = None,
+        table: str | None = None,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """The read-write connection, held by one writer at a time (a file lock), with batch
         tables that a dead writer left behind dropped first, and its file written back to disk
         as it goes (see `resources.writeback`). `attachments` are staging files, attached
         read-only by alias (`__stage` is a load's own). Waits at most `timeout` seconds
         (default: the lock timeout) for other writers and readers; raises filelock.Timeout or
-        DuckDB's lock error after that."""
+        DuckDB's lock error after that.
+
+        On a DuckLake, `table` (the quoted target a load writes) is held by one writer at a
+        time instead, and the others go on; waits raise ducklake.LockTimeout."""
         wait = self.lock_timeout_seconds if timeout is None else timeout
+        if self.lake is not None:
+            with self._lake_writer(self.lake, attachments or {}, wait, table) as con:
+                yield con
+            return
         self.file.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.file) + ".lock", timeout=wait):
             con = retry_while_locked(
@@ -971,10 +1054,56 @@ class Warehouse(ConfigurableResource):
                 finally:
                     con.close()
 
+    @contextlib.contextmanager
+    def _lake_writer(
+        self,
+        lake: ducklake.Lake,
+        attachments: Mapping[str, Path],
+        wait: float,
+        table: str | None,
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.staging_directory.mkdir(parents=True, exist_ok=True)
+        with (
+            ducklake.writer_locks(ducklake.postgres_dsn(lake.target), table, wait) as pg,
+            ducklake.writer_lock,
+        ):
+            con = lake.cursor(
+                memory_limit=self.memory_limit,
+                temp_directory=self.staging_directory / f"lake.{os.getpid()}.tmp",
+            )
+            try:
+                ducklake.sweep_if_alone(pg, lambda: drop_orphan_batches(con))
+                for alias, path in attachments.items():
+                    con.execute(f"ATTACH {literal(str(path))} AS {alias} (READ_ONLY)")
+                yield con
+            finally:
+                for alias in attachments:
+                    with contextlib.suppress(duckdb.Error):
+                        con.execute(f"DETACH DATABASE IF EXISTS {alias}")
+                con.close()
+
+    def maintain(self, older_than: timedelta) -> ducklake.Maintenance:
+        """Compact a DuckLake warehouse (see `ducklake.maintain`): merge small Parquet files,
+        expire snapshots older than `older_than`, delete unreferenced files. Runs beside loads
+        (a pass that loses a commit conflict to one runs again). Raises ValueError for a
+        DuckDB file, which keeps no snapshots or small files to compact."""
+        if self.lake is None:
+            raise ValueError(
+                f"{self.path} is a DuckDB file: only a DuckLake warehouse is compacted"
+            )
+        with self.writer() as con:
+            retrying = Retrying(
+                retry=retry_if_exception(ducklake.is_conflict),
+                wait=wait_random_exponential(multiplier=0.05, max=2.0),
+                stop=stop_after_attempt(CONFLICT_ATTEMPTS),
+                reraise=True,
+            )
+            return retrying(lambda: ducklake.maintain(con, older_than))
+
     def stored_cursor(self, source: str, table: str) -> str | None:
         """The incremental cursor the last successful load of `source.table` stored in
         `_tributary.state`, or None (read-only, closed at once)."""
-        if not self.file.exists():
+        if self.lake is None and not self.file.exists():
             return None
         with self.read_only() as con:
             try:
@@ -988,16 +1117,24 @@ class Warehouse(ConfigurableResource):
 
     def stored_columns(self, schema: str, table: str) -> dict[str, str] | None:
         """Column name → type of a stored table, or None if the warehouse has no such table."""
-        if not self.file.exists():
+        if self.lake is None and not self.file.exists():
             return None
         with self.read_only() as con:
             return stored_columns(con, schema, table)
 
     @contextlib.contextmanager
-    def read_only(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection, retried while a writer holds the file."""
-        con = retry_while_locked(
-            lambda: duckdb.connect(str(self.file), read_only=True), self.lock_timeout_seconds
+    def read_only(self, private: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection, retried while a writer holds the file. On a DuckLake: an
+        in-memory database with the lake attached read-only as its default (no lock to wait
+        for: readers see the last committed snapshot), shared by the process's readers unless
+        `private` (a connection whose settings the caller changes, as `tributary query` does)."""
+        lake = self.lake
+        con = (
+            (lake.connect(read_only=True) if private else lake.cursor(read_only=True))
+            if lake is not None
+            else retry_while_locked(
+                lambda: duckdb.connect(str(self.file), read_only=True), self.lock_timeout_seconds
+            )
         )
         try:
             yield con

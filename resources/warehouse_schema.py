@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 PLATFORM_SCHEMA = "_tributary"
@@ -109,5 +111,11 @@ CREATE TABLE IF NOT EXISTS _tributary.lineage (
 """
 
 
-def ensure_platform_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(_DDL)
+_LAKE_DDL = re.sub(r",\s*PRIMARY KEY \([^)]*\)", "", _DDL).replace(" PRIMARY KEY", "")
+"""The same tables without keys, which DuckLake does not have: the writer replaces rows by
+DELETE then INSERT, and is the only writer of these tables."""
+
+
+def ensure_platform_schema(con: duckdb.DuckDBPyConnection, lake: bool = False) -> None:
+    """Create the platform's tables where missing (`lake`: on a DuckLake, without keys)."""
+    con.execute(_LAKE_DDL if lake else _DDL)

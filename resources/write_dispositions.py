@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from resources.duckdb_sql import column_list, literal, qualified, quote
+from resources.ducklake import is_ducklake, without_enums
 from resources.errors import TributaryError
 from resources.file_ledger import FilePlan
 from resources.naming import respelled_columns
@@ -134,8 +135,11 @@ TEMPORARY = "temp.main."
 
 
 def _create_table(con: duckdb.DuckDBPyConnection, table: str, select_sql: str) -> None:
-    """`CREATE TABLE table AS select_sql`, temporary when `table` is named in `TEMPORARY`."""
+    """`CREATE TABLE table AS select_sql`, temporary when `table` is named in `TEMPORARY`.
+    A DuckLake has no ENUM: its tables store such columns as VARCHAR."""
     kind = "TEMP TABLE" if table.startswith(TEMPORARY) else "TABLE"
+    if kind == "TABLE" and is_ducklake(con):
+        select_sql = without_enums(con, select_sql)
     con.execute(f"CREATE {kind} {table} AS {select_sql}")
 
 
@@ -560,7 +564,11 @@ def fit_target(
 
 def _rehash(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
     """Recompute every row's `_row_hash` after the table's data columns changed (a new column or
-    a wider type changes the hash), so merges go on telling unchanged rows apart."""
+    a wider type changes the hash), so merges go on telling unchanged rows apart. (A DuckLake
+    cannot retype a column by an expression: there the hashes are updated in place.)"""
+    if is_ducklake(con):
+        con.execute(f"UPDATE {table} SET {quote(ROW_HASH)} = {row_hash(_own_values(columns))}")
+        return
     con.execute(
         f"ALTER TABLE {table} ALTER COLUMN {quote(ROW_HASH)} TYPE UBIGINT "
         f"USING {row_hash(_own_values(columns))}"
@@ -610,14 +618,17 @@ def replace(
                 for c in changes
                 if c.change == "added"
             ]
-            for change in changes:
-                con.execute(f"ALTER TABLE {batch} DROP COLUMN {quote(change.column)}")
-            if changes:
-                _rehash(con, batch, data_columns(columns_of(con, batch)))
         deleted = count_rows(con, spec.target)
         con.execute(f"DROP TABLE {spec.target}")
     inserted = count_rows(con, batch)
     con.execute(f"ALTER TABLE {batch} RENAME TO {quote(spec.target_table)}")
+    # Discarded columns go once the batch is in place: DuckLake loses track of a table's columns
+    # when one is dropped before the table is renamed in the same transaction.
+    discarded = [c for c in changes if c.change == "discarded"]
+    for change in discarded:
+        con.execute(f"ALTER TABLE {spec.target} DROP COLUMN {quote(change.column)}")
+    if discarded:
+        _rehash(con, spec.target, data_columns(columns_of(con, spec.target)))
     return WriteOutcome(inserted=inserted, deleted=deleted, schema_changes=changes)
 
 

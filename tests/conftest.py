@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
 import pytest
 from dagster import DagsterInstance
 
@@ -112,9 +115,35 @@ def project(tmp_path: Path, instance: DagsterInstance) -> Project:
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
+    """A DuckDB-file warehouse in `tmp_path`; a DuckLake one for tests marked `both_backends`."""
+    with warehouse_on(getattr(request, "param", "duckdb"), tmp_path) as chosen:
+        yield chosen
+
+
+POSTGRES = "host=127.0.0.1 port=5432 user=postgres"
+
+
+@contextlib.contextmanager
+def lake_database() -> Iterator[str]:
+    """A fresh PostgreSQL database (unique name) for a DuckLake catalog, dropped afterwards."""
+    name = f"tributary_lake_{secrets.token_hex(6)}"
+    with psycopg.connect(f"{POSTGRES} dbname=postgres", autocommit=True) as pg:
+        pg.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(f"{POSTGRES} dbname=postgres", autocommit=True) as pg:
+            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def lake_warehouse_at(root: Path, database: str, **options: Any) -> Warehouse:
+    """A DuckLake warehouse: catalog in `database`, Parquet files under `root/lake`."""
     return Warehouse(
-        path=str(tmp_path / "warehouse.duckdb"), staging_dir=str(tmp_path / ".staging")
+        path=f"ducklake:postgres:dbname={database} {POSTGRES}",
+        data_path=str(root / "lake"),
+        staging_dir=str(root / ".staging"),
+        **options,
     )
 
 
@@ -138,3 +167,25 @@ def binlog_mariadb() -> Iterator[MariaDbServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def lake_warehouse(tmp_path: Path) -> Iterator[Warehouse]:
+    with lake_database() as database:
+        yield lake_warehouse_at(tmp_path, database)
+
+
+@contextlib.contextmanager
+def warehouse_on(backend: str, root: Path) -> Iterator[Warehouse]:
+    """A warehouse under `root` on `backend`: `duckdb` (a file) or `ducklake` (a fresh catalog
+    database, dropped afterwards)."""
+    if backend == "duckdb":
+        yield Warehouse(path=str(root / "warehouse.duckdb"), staging_dir=str(root / ".staging"))
+        return
+    with lake_database() as database:
+        yield lake_warehouse_at(root, database)
+
+
+both_backends = pytest.mark.parametrize("warehouse", ["duckdb", "ducklake"], indirect=True)
+"""For the writer's core tests: run them on a DuckDB file and on a DuckLake (the `warehouse`
+fixture reads the parameter; unmarked tests use a file)."""

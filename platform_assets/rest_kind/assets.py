@@ -63,7 +63,7 @@ def parent_values(warehouse: Warehouse, source: RestSource, table: RestTable) ->
     assert parent is not None
     column = quote(column_name(parent[1]))
     target = f"{quote(source.name)}.{quote(parent[0])}"
-    if not warehouse.file.exists():
+    if not warehouse.exists():
         raise RestError(f"the parent table {source.name}.{parent[0]} has not been loaded yet")
     with warehouse.read_only() as con:
         try:

@@ -1,5 +1,6 @@
 """A load loop for the crash-safety tests: `python -m tests.resources.crash_loader <dir> <rows>
-[replace|children|files]`. Before each phase it prints `<phase> <g>` so a test can kill it there.
+[replace|children|files] [lake database]`. Before each phase it prints `<phase> <g>` so a test
+can kill it there. With a lake database, it loads into a DuckLake whose catalog is there.
 
 - `replace`: each generation g replaces `src.items` with `rows` rows whose `generation` is g, and
   moves the cursor to g.
@@ -78,10 +79,15 @@ def files(warehouse: Warehouse, generation: int, rows: int, directory: Path) -> 
         load.commit(WriteSpec("src", "events", "append"), cursor=str(generation))
 
 
-def main(directory: str, rows: int, mode: str = "replace") -> None:
+def main(directory: str, rows: int, mode: str = "replace", lake_database: str = "") -> None:
+    """`lake_database`: load into a DuckLake with its catalog in that PostgreSQL database."""
     warehouse = Warehouse(
         path=str(Path(directory) / "warehouse.duckdb"), staging_dir=str(Path(directory) / "stage")
     )
+    if lake_database:
+        from tests.conftest import lake_warehouse_at
+
+        warehouse = lake_warehouse_at(Path(directory), lake_database)
     step = {"replace": replace, "children": children, "files": files}[mode]
     generation = 0
     while True:

@@ -11,6 +11,7 @@ import pytest
 from resources.schema_evolution import SchemaPolicyError
 from resources.warehouse import LoadResult, Warehouse
 from resources.write_dispositions import WriteSpec
+from tests.conftest import both_backends
 
 
 def land(
@@ -40,6 +41,7 @@ def decimals(values: list[str], precision: int, scale: int) -> pa.Table:
     return pa.table({"v": pa.array([Decimal(v) for v in values], pa.decimal128(precision, scale))})
 
 
+@both_backends
 def test_a_stored_double_receiving_decimals_keeps_every_digit(warehouse: Warehouse) -> None:
     """Widened to DECIMAL(18,3), the stored 0.123456 would read 0.123 and 2.5e-7 0.000."""
     land(warehouse, pa.table({"v": [0.123456, 2.5e-7]}))
@@ -95,6 +97,7 @@ def test_an_integer_receiving_decimals_keeps_its_integer_digits(warehouse: Wareh
     ],
     ids=["UBIGINT", "HUGEINT-wide decimal"],
 )
+@both_backends
 def test_a_bigint_widens_for_larger_integers_instead_of_overflowing(
     warehouse: Warehouse, incoming: pa.Array, widened: str
 ) -> None:
@@ -150,6 +153,7 @@ def test_a_part_of_nulls_only_takes_its_type_from_a_later_part(warehouse: Wareho
     assert stored(warehouse, "SELECT id, v FROM src.items ORDER BY id") == [(1, None), (2, True)]
 
 
+@both_backends
 def test_a_batch_of_nulls_only_sets_a_merged_value_to_null_in_its_stored_type(
     warehouse: Warehouse,
 ) -> None:
