@@ -64,11 +64,14 @@ def _ensure_dagster_home() -> Path:
 @app.command()
 def sources() -> None:
     """List the catalog's sources: kind, tables, tags, schedule and its next run."""
-    from sensors.schedules import next_run
+    from datetime import UTC, datetime
 
+    from resources.cron import next_tick
+
+    now = datetime.now(UTC)
     rows = []
     for s in _catalog().sources:
-        upcoming = next_run(s)
+        upcoming = next_tick(s.schedule, s.timezone, now) if s.schedule else None
         rows.append(
             [
                 s.name,

@@ -7,33 +7,52 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
 from platform_assets import settings
 from platform_assets.config.base import SourceConfig
 from platform_assets.config.files import FilesSource
 from platform_assets.config.rest import RestSource
-from platform_assets.files import build_files_assets
 from platform_assets.python_kind import KIND as PYTHON
-from platform_assets.rest import build_rest_assets
 from platform_assets.source_kind import SourceKind
-from resources.files import FileReader
-from resources.rest import RestReader
+
+if TYPE_CHECKING:
+    from dagster import AssetsDefinition, ConfigurableResource
 
 __all__ = ["BUILT_IN", "SourceKind", "config_models", "registered_kinds"]
 
 
+# The asset builders and readers import Dagster: they load only when definitions are built.
+def _build_files_assets(source: SourceConfig) -> AssetsDefinition:
+    from platform_assets.files import build_files_assets
+
+    return build_files_assets(source)
+
+
+def _files_resources() -> Mapping[str, ConfigurableResource]:
+    from resources.files import FileReader
+
+    return {"files": FileReader(root=str(settings.project_root()))}
+
+
+def _build_rest_assets(source: SourceConfig) -> AssetsDefinition:
+    from platform_assets.rest import build_rest_assets
+
+    return build_rest_assets(source)
+
+
+def _rest_resources() -> Mapping[str, ConfigurableResource]:
+    from resources.rest import RestReader
+
+    return {"rest": RestReader(cache_dir=str(settings.resolve("data/.cache")))}
+
+
 FILES = SourceKind(
-    name="files",
-    config=FilesSource,
-    build_assets=build_files_assets,
-    resources=lambda: {"files": FileReader(root=str(settings.project_root()))},
+    name="files", config=FilesSource, build_assets=_build_files_assets, resources=_files_resources
 )
 
 REST = SourceKind(
-    name="rest",
-    config=RestSource,
-    build_assets=build_rest_assets,
-    resources=lambda: {"rest": RestReader(cache_dir=str(settings.resolve("data/.cache")))},
+    name="rest", config=RestSource, build_assets=_build_rest_assets, resources=_rest_resources
 )
 
 BUILT_IN: tuple[SourceKind, ...] = (FILES, REST, PYTHON)

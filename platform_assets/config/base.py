@@ -20,9 +20,8 @@ from platform_assets.config.types import (
     TimeZone,
     WriteDisposition,
 )
-from platform_assets.models import MODEL_SCHEMA
 from resources.naming import DEFAULT_NAMING, ColumnNaming, check_spelling, snake_case
-from resources.warehouse_schema import PLATFORM_SCHEMA
+from resources.warehouse_schema import MODEL_SCHEMA, PLATFORM_SCHEMA
 from resources.write_dispositions import BATCH_PREFIX, RESERVED_COLUMNS
 
 __all__ = ["CatalogModel", "Freshness", "Identifier", "SourceConfig", "TableConfig"]

@@ -8,7 +8,6 @@ from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
-from dagster._utils.schedules import is_valid_cron_string
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -19,6 +18,7 @@ from pydantic import (
 )
 
 from platform_assets.config.env import interpolate
+from resources.cron import is_valid_cron
 from resources.naming import normalize
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -65,7 +65,7 @@ def _duckdb_type(value: str) -> str:
 
 
 def _cron(value: str) -> str:
-    if not is_valid_cron_string(value):
+    if not is_valid_cron(value):
         raise ValueError(f"{value!r} is not a valid cron string (e.g. '0 6 * * *')")
     return value
 
