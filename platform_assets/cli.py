@@ -140,14 +140,20 @@ def select_sources(
 def run(
     source: Annotated[list[str], typer.Option("--source", "-s", help="A source to run.")] = [],  # noqa: B006
     tag: Annotated[list[str], typer.Option("--tag", "-t", help="Run sources with this tag.")] = [],  # noqa: B006
-    all_sources: Annotated[
-        bool, typer.Option("--all", help="Run every source, then the SQL models.")
+    all_sources: Annotated[bool, typer.Option("--all", help="Run every source.")] = False,
+    no_downstream: Annotated[
+        bool,
+        typer.Option(
+            "--no-downstream",
+            help="Run the sources only: by default the SQL models that read them follow.",
+        ),
     ] = False,
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Sources run in parallel, each in its own process (default: up to 4); "
-            "1 runs them one after another in this process, which starts faster."
+            help="Processes to run sources in. Default: one (it starts fastest), unless at "
+            "least two sources read 256 MB or more of local files: then one process per such "
+            "source, at most 4 and at most the machine's cores."
         ),
     ] = None,
     verbose: Annotated[
@@ -175,15 +181,15 @@ def run(
     _warehouse()  # a bad setting stops the command here, before any run starts
     _ensure_dagster_home()
 
-    from platform_assets.runner import run_sources
+    from platform_assets.runner import default_workers, run_sources
 
     started = time.perf_counter()
     report = run_sources(
         catalog,
         chosen,
         log_level="DEBUG" if verbose else "CRITICAL",
-        workers=min(4, len(chosen)) if workers is None else workers,
-        with_models=all_sources,
+        workers=default_workers(chosen) if workers is None else workers,
+        with_models=not no_downstream,
         full_refresh=full_refresh,
     )
     typer.echo(tabulate(report.rows(), headers=report.headers()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,7 +22,7 @@ from platform_assets.catalog import Catalog
 from platform_assets.config.base import SourceConfig
 from platform_assets.jobs import all_assets_job
 from platform_assets.loading import failed_table_lines, full_refresh_tag
-from platform_assets.models import load_models
+from platform_assets.models import Model, load_models
 from platform_assets.platform import INGEST_JOB, build_definitions
 
 _INTERRUPTED = frozenset({"DagsterExecutionInterruptedError", "KeyboardInterrupt"})
@@ -73,6 +75,56 @@ class RunReport:
         return f"run {self.run_id} {state}: {len(self.tables)} tables, {rows} rows"
 
 
+LARGE_SOURCE_BYTES = 256 * 1024 * 1024
+"""A source whose input files add up to this much is worth a process of its own."""
+MAX_WORKERS = 4
+
+
+def source_bytes(source: SourceConfig) -> int | None:
+    """The bytes of the local files a files source reads (every file its tables' globs match);
+    None for a source whose size cannot be known before it runs (REST, plugins, databases)."""
+    import glob
+
+    if source.kind != "files":
+        return None
+    total = 0
+    for table in source.tables:
+        pattern = str(settings.resolve(str(getattr(table, "path", ""))))
+        for name in glob.glob(pattern, recursive=True):
+            with contextlib.suppress(OSError):
+                total += os.stat(name).st_size
+    return total
+
+
+def default_workers(sources: Sequence[SourceConfig], cpus: int | None = None) -> int:
+    """How many processes `tributary run` uses unless told: each extra process starts Dagster
+    afresh, which costs more than small sources take to load, so one process unless at least two
+    sources read `LARGE_SOURCE_BYTES` or more of local files; then one process per such source,
+    at most `MAX_WORKERS` and at most the machine's cores."""
+    large = sum(
+        1 for s in sources if (size := source_bytes(s)) is not None and size >= LARGE_SOURCE_BYTES
+    )
+    if large < 2:
+        return 1
+    return max(1, min(large, MAX_WORKERS, cpus or os.cpu_count() or 1))
+
+
+def downstream_models(models: Sequence[Model], keys: Sequence[AssetKey]) -> list[AssetKey]:
+    """The models that read any of `keys`, or a model that does, in `models`' order."""
+    reached = set(keys)
+    chosen: list[AssetKey] = []
+    grew = True
+    while grew:
+        grew = False
+        for model in models:
+            if model.key not in reached and reached.intersection(model.inputs):
+                reached.add(model.key)
+                chosen.append(model.key)
+                grew = True
+    order = {model.key: n for n, model in enumerate(models)}
+    return sorted(chosen, key=order.__getitem__)
+
+
 def run_sources(
     catalog: Catalog,
     sources: Sequence[SourceConfig],
@@ -88,13 +140,14 @@ def run_sources(
     With `workers` > 1 the sources run in parallel, each in its own process (Dagster's
     multiprocess executor): they read concurrently and the warehouse commits them one at a time.
     Those processes rebuild the job from the environment, so `resources` overrides apply only
-    to in-process runs. `with_models` adds the SQL models, which run after the tables they read.
+    to in-process runs. `with_models` adds the SQL models that read those tables (directly or
+    through other models), which run after the tables they read.
     `full_refresh` names sources (`src`) or tables (`src.table`) to reload from scratch.
     """
     tags = full_refresh_tag(full_refresh)
     keys = [AssetKey([s.name, t.name]) for s in sources for t in s.tables]
     if with_models:
-        keys += [m.key for m in load_models(settings.models_dir(catalog.directory))]
+        keys += downstream_models(load_models(settings.models_dir(catalog.directory)), keys)
     run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     if workers > 1:
         if resources:

@@ -93,6 +93,26 @@ def test_run_selects_by_source_or_tag_and_query_reads_the_result(cli_project: Pr
     assert json.loads(result.output) == [{"id": 1, "name": "Ada"}, {"id": 2, "name": "Ben"}]
 
 
+def test_a_run_of_a_source_brings_the_models_reading_it_up_to_date(
+    cli_project: Project,
+) -> None:
+    cli_project.file("models/names.sql", "SELECT count(*) AS n FROM crm.customers")
+    cli_project.file("models/orders.sql", "SELECT count(*) AS n FROM shop.orders")
+    cli_project.file("models/names_twice.sql", "SELECT n * 2 AS n FROM models.names")
+
+    skipped = runner.invoke(app, ["run", "--source", "crm", "--no-downstream"])
+
+    assert skipped.exit_code == 0, skipped.output
+    assert "models." not in skipped.output
+
+    result = runner.invoke(app, ["run", "--source", "crm"])
+
+    assert result.exit_code == 0, result.output
+    assert "models.names " in result.output and "models.names_twice" in result.output
+    assert "models.orders" not in result.output and "shop.orders" not in result.output
+    assert cli_project.scalar("SELECT n FROM models.names_twice") == 4
+
+
 def test_run_exits_non_zero_when_a_table_fails(cli_project: Project) -> None:
     cli_project.file("in/orders.csv", "id,customer_id\n10,1,extra\n11,2\n")
 
