@@ -57,7 +57,11 @@ def _ensure_dagster_home() -> Path:
     os.environ["DAGSTER_HOME"] = str(home)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+        # Step processes log through the instance's level (DEBUG unless set): `-v` shows the log.
+        config.write_text(
+            "telemetry:\n  enabled: false\npython_logs:\n  python_log_level: WARNING\n",
+            encoding="utf-8",
+        )
     return home
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,7 +23,8 @@ from platform_assets.config.base import SourceConfig
 from platform_assets.jobs import all_assets_job
 from platform_assets.loading import failed_table_lines, full_refresh_tag
 from platform_assets.models import Model, load_models
-from platform_assets.platform import INGEST_JOB, build_definitions
+from platform_assets.platform import INGEST_JOB, build_definitions, default_warehouse
+from resources.warehouse import Warehouse
 
 _INTERRUPTED = frozenset({"DagsterExecutionInterruptedError", "KeyboardInterrupt"})
 """What a step raises when the run is interrupted (SIGINT, a termination): Dagster's own error,
@@ -109,20 +110,39 @@ def default_workers(sources: Sequence[SourceConfig], cpus: int | None = None) ->
     return max(1, min(large, MAX_WORKERS, cpus or os.cpu_count() or 1))
 
 
-def downstream_models(models: Sequence[Model], keys: Sequence[AssetKey]) -> list[AssetKey]:
-    """The models that read any of `keys`, or a model that does, in `models`' order."""
+def downstream_models(
+    models: Sequence[Model], keys: Sequence[AssetKey], landed: Collection[AssetKey] = ()
+) -> list[AssetKey]:
+    """The models that read any of `keys`, or a model that does, in `models`' order. A model
+    whose other inputs are neither among them nor `landed` (tables the warehouse holds) cannot
+    be built yet and is left out."""
     reached = set(keys)
     chosen: list[AssetKey] = []
     grew = True
     while grew:
         grew = False
         for model in models:
-            if model.key not in reached and reached.intersection(model.inputs):
+            if (
+                model.key not in reached
+                and reached.intersection(model.inputs)
+                and all(k in reached or k in landed for k in model.inputs)
+            ):
                 reached.add(model.key)
                 chosen.append(model.key)
                 grew = True
     order = {model.key: n for n, model in enumerate(models)}
     return sorted(chosen, key=order.__getitem__)
+
+
+def _landed(warehouse: Warehouse) -> set[AssetKey]:
+    """The tables the warehouse holds now, as asset keys."""
+    if not warehouse.file.exists():
+        return set()
+    with warehouse.read_only() as con:
+        rows = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+        ).fetchall()
+    return {AssetKey([schema, table]) for schema, table in rows}
 
 
 def run_sources(
@@ -147,7 +167,10 @@ def run_sources(
     tags = full_refresh_tag(full_refresh)
     keys = [AssetKey([s.name, t.name]) for s in sources for t in s.tables]
     if with_models:
-        keys += downstream_models(load_models(settings.models_dir(catalog.directory)), keys)
+        warehouse = (resources or {}).get("warehouse") or default_warehouse()
+        keys += downstream_models(
+            load_models(settings.models_dir(catalog.directory)), keys, _landed(warehouse)
+        )
     run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     if workers > 1:
         if resources:

@@ -99,6 +99,9 @@ def test_a_run_of_a_source_brings_the_models_reading_it_up_to_date(
     cli_project.file("models/names.sql", "SELECT count(*) AS n FROM crm.customers")
     cli_project.file("models/orders.sql", "SELECT count(*) AS n FROM shop.orders")
     cli_project.file("models/names_twice.sql", "SELECT n * 2 AS n FROM models.names")
+    cli_project.file(  # shop.orders was never loaded: this one waits for it
+        "models/both.sql", "SELECT count(*) AS n FROM crm.customers, shop.orders"
+    )
 
     skipped = runner.invoke(app, ["run", "--source", "crm", "--no-downstream"])
 
@@ -110,7 +113,35 @@ def test_a_run_of_a_source_brings_the_models_reading_it_up_to_date(
     assert result.exit_code == 0, result.output
     assert "models.names " in result.output and "models.names_twice" in result.output
     assert "models.orders" not in result.output and "shop.orders" not in result.output
+    assert "models.both" not in result.output
     assert cli_project.scalar("SELECT n FROM models.names_twice") == 4
+
+
+def test_a_parallel_run_prints_no_dagster_debug_lines(cli_project: Project) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "platform_assets.cli", "run", "--all", "--workers", "2"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "2 tables" in done.stdout
+    assert "DEBUG" not in done.stdout + done.stderr
+
+
+def test_small_sources_run_in_one_process_and_large_ones_in_parallel(
+    cli_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platform_assets import runner as runner_module
+
+    sources = cli_project.catalog().sources
+    assert runner_module.default_workers(sources, cpus=8) == 1
+
+    monkeypatch.setattr(runner_module, "LARGE_SOURCE_BYTES", 10)
+    assert runner_module.default_workers(sources, cpus=8) == 2
+    assert runner_module.default_workers(sources, cpus=1) == 1
+    assert runner_module.default_workers(sources[:1], cpus=8) == 1
 
 
 def test_run_exits_non_zero_when_a_table_fails(cli_project: Project) -> None:
