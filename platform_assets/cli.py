@@ -196,8 +196,9 @@ def run(
         with_models=not no_downstream,
         full_refresh=full_refresh,
     )
-    typer.echo(tabulate(report.rows(), headers=report.headers()))
-    typer.echo(f"\n{report.summary()} in {time.perf_counter() - started:.1f}s")
+    if report.tables:  # a run that wrote nothing prints no empty table
+        typer.echo(tabulate(report.rows(), headers=report.headers()) + "\n")
+    typer.echo(f"{report.summary()} in {time.perf_counter() - started:.1f}s")
     for failure in report.failures:
         typer.echo(f"FAILED {failure}", err=True)
     if report.interrupted:

@@ -153,6 +153,27 @@ def test_run_exits_non_zero_when_a_table_fails(cli_project: Project) -> None:
     assert "FAILED" in result.output and "source 'shop', table 'orders'" in result.output
 
 
+def test_a_run_says_how_many_tables_and_rows_it_wrote(cli_project: Project) -> None:
+    result = runner.invoke(app, ["run", "--source", "crm"])
+
+    assert result.exit_code == 0, result.output
+    assert "succeeded: 1 table, 2 rows read, 2 rows landed in" in result.output
+
+    cli_project.file("in/customers.csv", "id,name\n1,Ada\n2,Ben\n3,Cy\n")
+    again = runner.invoke(app, ["run", "--source", "crm"])
+    assert "1 table, 3 rows read, 3 rows landed" in again.output, "append lands all three"
+
+
+def test_a_failed_run_prints_no_empty_table(cli_project: Project) -> None:
+    cli_project.file("in/orders.csv", "id,customer_id\n10,1,extra\n11,2\n")
+
+    result = runner.invoke(app, ["run", "--source", "shop"])
+
+    assert result.exit_code == 1
+    assert result.output.startswith("run "), "a header over no rows"
+    assert "FAILED: 0 tables, 0 rows read, 0 rows landed" in result.output
+
+
 def test_query_is_read_only(cli_project: Project) -> None:
     runner.invoke(app, ["run", "--source", "crm"])
 
