@@ -33,7 +33,7 @@ WITH_DEMO_API = $(BIN)/python -m platform_assets.demo_api --port $(DEMO_API_PORT
 
 demo: install
 	$(BIN)/tributary validate
-	@$(WITH_DEMO_API) $(BIN)/tributary run --all --workers 1  # small sources: one process is fastest
+	@$(WITH_DEMO_API) $(BIN)/tributary run --all
 
 test: install
 	$(BIN)/pytest -q
@@ -45,13 +45,16 @@ lint: install
 
 dev: install
 	mkdir -p $(DAGSTER_HOME)
-	@$(WITH_DEMO_API) $(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
+	@# `dagster dev` warns that `dg dev` supersedes it; dg is not installed, the warning is noise.
+	@$(WITH_DEMO_API) PYTHONWARNINGS='ignore:Function `dev_command` is superseded' \
+	  $(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
 
 bench: install
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.checks
 	$(BIN)/python -m bench.rest_api
 	$(BIN)/python -m bench.plugins
+	$(BIN)/python -m bench.startup
 
 samples: install
 	$(BIN)/python -m platform_assets.demo_samples

@@ -17,6 +17,7 @@ from platform_assets.config.types import (
     KeyColumns,
     Owner,
     SchemaPolicy,
+    Tags,
     TimeZone,
     WriteDisposition,
 )
@@ -78,7 +79,7 @@ class TableConfig(CatalogModel):
     write: WriteDisposition = "replace"
     allow_empty: bool = False
     schema_policy: SchemaPolicy = "evolve"
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     checks: TableChecks = Field(default_factory=lambda: TableChecks())
     on_fail: OnFail = "block"
     column_names: ColumnNaming = DEFAULT_NAMING
@@ -178,7 +179,7 @@ class SourceConfig(CatalogModel):
     kind: str
     description: str = ""
     owner: Owner | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     schedule: Cron | None = None
     timezone: TimeZone = "UTC"
     freshness: Freshness | None = None

@@ -194,15 +194,20 @@ def test_the_ui_shows_the_demo_and_materializes_an_asset(chromium: str, dagster_
             expect(page.get_by_text("Success").first).to_be_visible()
             shot(page, "run")
 
-            # The asset's checks: passed, warned and failed ones (the demo's orders carry bad
-            # rows on purpose, quarantined; three name customers crm does not know), each with
-            # its metadata.
+            # The asset's checks: passed ones, and failed ones at warning severity (the demo's
+            # orders carry bad rows on purpose, quarantined; three name customers crm does not
+            # know), each with its metadata.
             page.goto(f"{dagster_ui}/assets/webshop/orders?view=checks")
-            for icon in ("check_circle", "warning_outline", "cancel"):
-                expect(page.get_by_role("img", name=icon, exact=True).first).to_be_visible()
-            expect(page.get_by_text("references_customer_id").first).to_be_visible()
+            expect(page.get_by_role("img", name="check_circle", exact=True).first).to_be_visible()
+            expect(page.get_by_role("img", name="warning_outline", exact=True)).to_have_count(3)
+            expect(page.get_by_text("Succeeded")).to_have_count(8)
+            expect(page.get_by_text("Failed", exact=True)).to_have_count(3)
             expect(page.get_by_role("row", name="failing_rows 0")).to_be_visible()
             shot(page, "checks")
+            page.get_by_text("references_customer_id").first.click()
+            expect(page.get_by_role("row", name="failing_rows 3")).to_be_visible()
+            expect(page.get_by_role("row", name="on_fail quarantine_rows")).to_be_visible()
+            shot(page, "failed-check")
         except Exception:
             shot(page, "failure")
             raise
