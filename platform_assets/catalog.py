@@ -70,6 +70,10 @@ def load_catalog(directory: Path, kinds: Mapping[str, type[SourceConfig]]) -> Ca
     return Catalog(directory=directory, sources=tuple(sources), files=files)
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML was built with it: the same documents, parsed in C."""
+
+
 class _FileProblems(Exception):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
@@ -81,7 +85,7 @@ def _label(path: Path, directory: Path) -> str:
 
 def _load_source(path: Path, kinds: Mapping[str, type[SourceConfig]]) -> SourceConfig:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
