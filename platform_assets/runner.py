@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -229,7 +229,9 @@ def report_of(result: _RunResult) -> RunReport:
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.step_materialization_data.materialization
             values = {k: v.value for k, v in materialization.metadata.items()}
-            children = values.get("child_tables") or {}
+            children = values.get("child_tables")
+            if not isinstance(children, Mapping):
+                children = {}
             report.tables.append({"table": ".".join(materialization.asset_key.path), **values})
             # child tables land in their parent's transaction; the metadata gives rows read
             report.tables.extend({"table": t, "rows_in": rows} for t, rows in children.items())
