@@ -38,7 +38,7 @@ demo: install
 	$(BIN)/tributary validate
 	@export ERP_DATABASE_URL=$${ERP_DATABASE_URL:-$$($(BIN)/python -m platform_assets.demo_database)}; \
 	skip=; $(BIN)/python -m platform_assets.demo_signals || skip="--exclude signals"; \
-	$(WITH_DEMO_API) $(BIN)/tributary run --all --workers 1 $$skip  # small sources: one process is fastest
+	$(WITH_DEMO_API) $(BIN)/tributary run --all $$skip
 
 test: install
 	$(BIN)/pytest -q
@@ -50,7 +50,9 @@ lint: install
 
 dev: install
 	mkdir -p $(DAGSTER_HOME)
-	@$(WITH_DEMO_API) $(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
+	@# `dagster dev` warns that `dg dev` supersedes it; dg is not installed, the warning is noise.
+	@$(WITH_DEMO_API) PYTHONWARNINGS='ignore:Function `dev_command` is superseded' \
+	  $(BIN)/dagster dev -w workspace.yaml --host 127.0.0.1 --port 3000
 
 # The same, with Dagster's runs, event log and schedules in PostgreSQL (docs/deploy.md).
 TRIBUTARY_DAGSTER_POSTGRES_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/tributary_dagster
@@ -74,6 +76,7 @@ bench: install
 	$(BIN)/python -m bench.streams
 	$(BIN)/python -m bench.deploy
 	$(BIN)/python -m bench.ducklake
+	$(BIN)/python -m bench.startup
 
 samples: install
 	$(BIN)/python -m platform_assets.demo_samples

@@ -45,6 +45,25 @@ def bind_column_rules(column: str, spec: ColumnChecks, dtype: str | None) -> Non
     """Run `spec`'s value rules (min, max, isin, regex, str_length) as the gate does, on no rows
     of a `dtype` column (VARCHAR for the text rules when no type is known). Raises ValueError
     naming the rule and DuckDB's reason when DuckDB refuses one."""
+    # The answer depends on the rules and the type, not the column's name: a catalog's repeated
+    # rules are bound once.
+    key = (spec.model_dump_json(by_alias=True), dtype)
+    if key not in _REFUSED:
+        try:
+            _bind_column_rules("value", spec, dtype)
+        except ValueError as error:
+            _REFUSED[key] = str(error)
+        else:
+            _REFUSED[key] = None
+    if (refused := _REFUSED[key]) is not None:
+        raise ValueError(refused)
+
+
+_REFUSED: dict[tuple[str, str | None], str | None] = {}
+"""Rules and type -> DuckDB's refusal (None: bound), for this process."""
+
+
+def _bind_column_rules(column: str, spec: ColumnChecks, dtype: str | None) -> None:
     con = scratch_connection()
     for check in value_checks(column, spec, []):
         if not is_builtin(check):

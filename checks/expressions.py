@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import sqlglot
 from sqlglot import exp
@@ -18,6 +19,7 @@ class RowCondition:
     columns: frozenset[str]
 
 
+@cache  # catalogs repeat their rules; a parse is pure
 def parse_condition(text: str) -> RowCondition:
     """Parse a DuckDB SQL condition on one row. Raises ValueError when `text` does not parse, is
     several statements, is not a per-row condition (a subquery, an aggregate, a window), or

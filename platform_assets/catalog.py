@@ -6,6 +6,7 @@ Every problem is reported with the file and the field path it concerns, e.g.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,10 @@ def load_catalog(directory: Path, kinds: Mapping[str, type[SourceConfig]]) -> Ca
     return Catalog(directory=directory, sources=tuple(sources), files=files)
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML was built with it: the same documents, parsed in C."""
+
+
 class _FileProblems(Exception):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
@@ -80,7 +85,7 @@ def _label(path: Path, directory: Path) -> str:
 
 def _load_source(path: Path, kinds: Mapping[str, type[SourceConfig]]) -> SourceConfig:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -96,7 +101,46 @@ def _load_source(path: Path, kinds: Mapping[str, type[SourceConfig]]) -> SourceC
     try:
         return kinds[kind].model_validate(raw)
     except ValidationError as error:
-        raise _FileProblems([describe_error(e) for e in error.errors()]) from None
+        raise _FileProblems(_describe_all(error.errors())) from None
+
+
+_UNION_MEMBER = re.compile(r"^(int|float|str|bool|none|decimal|date|datetime|timedelta|\w+\[.*\])$")
+"""How pydantic names the member of a union a value was tried as (`int`, `tuple[str, ...]`)."""
+_TYPE_WORDS = {
+    "int": "a number",
+    "float": "a number",
+    "decimal": "a number",
+    "str": "text",
+    "bool": "true or false",
+    "tuple": "a list",
+    "list": "a list",
+    "dict": "a mapping",
+}
+
+
+def _describe_all(errors: list[ErrorDetails]) -> list[str]:
+    """One line per field: a value that fits no member of a union (`min: abc` for a number)
+    is one problem, not one per member pydantic tried."""
+    lines: list[str] = []
+    unions: dict[str, list[ErrorDetails]] = {}
+    for error in errors:
+        loc = error["loc"]
+        if loc and isinstance(loc[-1], str) and _UNION_MEMBER.match(loc[-1]):
+            unions.setdefault(_field_path(loc[:-1]), []).append(error)
+        else:
+            lines.append(describe_error(error))
+    for path, members in unions.items():
+        if len(members) == 1:
+            lines.append(f"{path}: {_message(members[0])}")
+            continue
+        kinds = []
+        for member in members:
+            word = _TYPE_WORDS.get(str(member["loc"][-1]).split("[")[0], "")
+            if word and word not in kinds:
+                kinds.append(word)
+        expected = " or ".join(kinds) or "another value"
+        lines.append(f"{path}: must be {expected}, not {members[0]['input']!r}")
+    return lines
 
 
 def describe_error(error: ErrorDetails) -> str:
@@ -126,5 +170,7 @@ def _message(error: ErrorDetails) -> str:
         return "is required"
     if kind in ("value_error", "assertion_error") and "error" in ctx:
         return str(ctx["error"])
+    if kind in ("tuple_type", "list_type"):
+        return f"must be a list, not {error.get('input')!r}"
     message = error["msg"]
     return message[0].lower() + message[1:]

@@ -7,6 +7,8 @@ from typing import Any
 
 import duckdb
 
+from platform_assets.printing import percent
+
 TOTAL_HEADERS = ["source", "check evaluations", "pass rate", "rows quarantined"]
 HEADERS = [
     "source",
@@ -50,7 +52,7 @@ def check_rows(con: duckdb.DuckDBPyConnection, since: datetime) -> list[list[Any
             check,
             severity,
             evaluations,
-            f"{rate:.1%}",
+            percent(rate),
             failing,
             last.isoformat(timespec="seconds") if last else "-",
         ]
@@ -63,7 +65,7 @@ def check_rows(con: duckdb.DuckDBPyConnection, since: datetime) -> list[list[Any
 def source_totals(con: duckdb.DuckDBPyConnection, since: datetime) -> list[list[Any]]:
     """Per source: evaluations, overall pass rate and rows quarantined since `since`."""
     return [
-        [source, evaluations, f"{rate:.1%}", quarantined]
+        [source, evaluations, percent(rate), quarantined]
         for source, evaluations, rate, quarantined in con.execute(
             _TOTALS, [since, since]
         ).fetchall()

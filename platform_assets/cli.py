@@ -59,18 +59,25 @@ def _ensure_dagster_home() -> Path:
     os.environ["DAGSTER_HOME"] = str(home)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+        # Step processes log through the instance's level (DEBUG unless set): `-v` shows the log.
+        config.write_text(
+            "telemetry:\n  enabled: false\npython_logs:\n  python_log_level: WARNING\n",
+            encoding="utf-8",
+        )
     return home
 
 
 @app.command()
 def sources() -> None:
     """List the catalog's sources: kind, tables, tags, schedule and its next run."""
-    from sensors.schedules import next_run
+    from datetime import UTC, datetime
 
+    from resources.cron import next_tick
+
+    now = datetime.now(UTC)
     rows = []
     for s in _catalog().sources:
-        upcoming = next_run(s)
+        upcoming = next_tick(s.schedule, s.timezone, now) if s.schedule else None
         rows.append(
             [
                 s.name,
@@ -139,8 +146,13 @@ def select_sources(
 def run(
     source: Annotated[list[str], typer.Option("--source", "-s", help="A source to run.")] = [],  # noqa: B006
     tag: Annotated[list[str], typer.Option("--tag", "-t", help="Run sources with this tag.")] = [],  # noqa: B006
-    all_sources: Annotated[
-        bool, typer.Option("--all", help="Run every source, then the SQL models.")
+    all_sources: Annotated[bool, typer.Option("--all", help="Run every source.")] = False,
+    no_downstream: Annotated[
+        bool,
+        typer.Option(
+            "--no-downstream",
+            help="Run the sources only: by default the SQL models that read them follow.",
+        ),
     ] = False,
     exclude: Annotated[
         list[str], typer.Option("--exclude", "-x", help="A source not to run (with --all, --tag).")
@@ -148,8 +160,9 @@ def run(
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Sources run in parallel, each in its own process (default: up to 4); "
-            "1 runs them one after another in this process, which starts faster."
+            help="Processes to run sources in. Default: one (it starts fastest), unless at "
+            "least two sources read 256 MB or more of local files: then one process per such "
+            "source, at most 4 and at most the machine's cores."
         ),
     ] = None,
     verbose: Annotated[
@@ -177,19 +190,20 @@ def run(
     _warehouse()  # a bad setting stops the command here, before any run starts
     _ensure_dagster_home()
 
-    from platform_assets.runner import run_sources
+    from platform_assets.runner import default_workers, run_sources
 
     started = time.perf_counter()
     report = run_sources(
         catalog,
         chosen,
         log_level="DEBUG" if verbose else "CRITICAL",
-        workers=min(4, len(chosen)) if workers is None else workers,
-        with_models=all_sources,
+        workers=default_workers(chosen) if workers is None else workers,
+        with_models=not no_downstream,
         full_refresh=full_refresh,
     )
-    typer.echo(tabulate(report.rows(), headers=report.headers()))
-    typer.echo(f"\n{report.summary()} in {time.perf_counter() - started:.1f}s")
+    if report.tables:  # a run that wrote nothing prints no empty table
+        typer.echo(tabulate(report.rows(), headers=report.headers()) + "\n")
+    typer.echo(f"{report.summary()} in {time.perf_counter() - started:.1f}s")
     for failure in report.failures:
         typer.echo(f"FAILED {failure}", err=True)
     if report.interrupted:

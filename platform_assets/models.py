@@ -23,8 +23,7 @@ from sqlglot import exp
 
 from resources.duckdb_sql import quote
 from resources.warehouse import Warehouse, new_load_id
-
-MODEL_SCHEMA = "models"
+from resources.warehouse_schema import MODEL_SCHEMA
 
 
 class ModelError(ValueError):

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dagster import AssetSelection, Definitions, ExecutorDefinition, define_asset_job
 from pydantic import ValidationError
 
 from platform_assets import settings
 from platform_assets.catalog import Catalog, load_catalog
-from platform_assets.external_models import build_external_model_assets, load_external_models
-from platform_assets.files_kind.reader import FileReader
 from platform_assets.kinds import SourceKind, config_models, registered_kinds
-from platform_assets.models import build_model_assets, load_models
-from resources.io_manager import warehouse_only_io_manager
-from resources.warehouse import Warehouse
-from sensors.automation import build_sensors_and_schedules
-from sensors.maintenance import build_maintenance
-from sensors.sink import default_alert_sink
+
+# Dagster and the asset builders load inside the functions that need them: listing and
+# validating the catalog, and querying the warehouse, start without them.
+if TYPE_CHECKING:
+    from dagster import Definitions, ExecutorDefinition
+
+    from resources.warehouse import Warehouse
 
 INGEST_JOB = "ingest"
 """The job `tributary run` launches, with the selected tables as its asset selection."""
@@ -27,6 +25,8 @@ INGEST_JOB = "ingest"
 
 def default_warehouse() -> Warehouse:
     """The warehouse at `TRIBUTARY_WAREHOUSE`, tuned by `settings.WAREHOUSE_VARIABLES`."""
+    from resources.warehouse import Warehouse
+
     options = settings.warehouse_options()
     try:
         return Warehouse(
@@ -66,6 +66,8 @@ def default_executor() -> ExecutorDefinition | None:
 
 
 def default_resources(kinds: Mapping[str, SourceKind]) -> dict[str, Any]:
+    from resources.io_manager import warehouse_only_io_manager
+
     resources: dict[str, Any] = {
         "warehouse": default_warehouse(),
         "io_manager": warehouse_only_io_manager(),
@@ -82,6 +84,19 @@ def load_platform_catalog(directory: Path | None = None) -> Catalog:
 def build_definitions(catalog: Catalog, resources: Mapping[str, Any] | None = None) -> Definitions:
     """Assets for every catalog source; `resources` override the defaults (tests pass a
     `tmp_path` warehouse this way)."""
+    from dagster import AssetSelection, Definitions, define_asset_job
+
+    from platform_assets.external_models import (
+        build_external_model_assets,
+        load_external_models,
+    )
+    from platform_assets.files_kind.reader import FileReader
+    from platform_assets.models import build_model_assets, load_models
+    from resources.warehouse import Warehouse
+    from sensors.automation import build_sensors_and_schedules
+    from sensors.maintenance import build_maintenance
+    from sensors.sink import default_alert_sink
+
     kinds = registered_kinds()
     assets = [kinds[source.kind].build_assets(source) for source in catalog.sources]
     tables = [key for definition in assets for key in definition.keys]

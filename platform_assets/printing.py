@@ -97,3 +97,8 @@ def format_rows(headers: Sequence[str], rows: Sequence[Sequence[Any]], output: s
         )
         return f"{table}\n({len(rows)} row{'s' if len(rows) != 1 else ''})"
     raise ValueError(f"{output!r} is not an output format: use {', '.join(FORMATS)}")
+
+
+def percent(rate: float | None) -> str | None:
+    """A rate between 0 and 1 as every report prints it: `66.7%` (None stays None)."""
+    return None if rate is None else f"{rate:.1%}"

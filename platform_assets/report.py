@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 
 from platform_assets.errors import one_line
+from platform_assets.printing import percent
 
 COLUMNS = (
     "source",
@@ -20,7 +21,8 @@ COLUMNS = (
     "error_rate",
     "p50_seconds",
     "p95_seconds",
-    "rows",
+    "rows_read",
+    "rows_landed",
     "bytes",
     "requests",
     "retries",
@@ -34,11 +36,15 @@ SELECT
     count(*) AS loads,
     count(*) FILTER (status = 'succeeded') AS succeeded,
     count(*) FILTER (status <> 'succeeded') AS failed,
-    round(count(*) FILTER (status = 'succeeded') / count(*), 3) AS success_rate,
-    round(count(*) FILTER (status <> 'succeeded') / count(*), 3) AS error_rate,
+    count(*) FILTER (status = 'succeeded') / count(*) AS success_rate,
+    count(*) FILTER (status <> 'succeeded') / count(*) AS error_rate,
     round(quantile_cont(epoch(finished_at - started_at), 0.5), 3) AS p50_seconds,
     round(quantile_cont(epoch(finished_at - started_at), 0.95), 3) AS p95_seconds,
-    coalesce(sum(rows_in) FILTER (status = 'succeeded'), 0) AS rows,
+    coalesce(sum(rows_in) FILTER (status = 'succeeded'), 0) AS rows_read,
+    coalesce(
+        sum(coalesce(rows_inserted, 0) + coalesce(rows_updated, 0)) FILTER (status = 'succeeded'),
+        0
+    ) AS rows_landed,
     coalesce(sum(bytes), 0) AS bytes,
     coalesce(sum(requests), 0) AS requests,
     coalesce(sum(retries), 0) AS retries,
@@ -61,8 +67,9 @@ class Report:
 
 
 def load_report(con: duckdb.DuckDBPyConnection, since: datetime) -> Report:
-    """Success and error rates, p50/p95 load duration, rows, bytes, requests and retries per
-    source, for loads started at or after `since`."""
+    """Success and error rates (as `66.7%`), p50/p95 load duration, rows read and rows landed
+    (inserted plus updated) by succeeded loads, bytes, requests and retries per source, for
+    loads started at or after `since`."""
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables "
         "WHERE table_schema = '_tributary' AND table_name = 'loads'"
@@ -71,7 +78,14 @@ def load_report(con: duckdb.DuckDBPyConnection, since: datetime) -> Report:
         return Report(since, [])
     rows = con.execute(_SQL, [since]).fetchall()
     error = COLUMNS.index("last_error")
+    rates = (COLUMNS.index("success_rate"), COLUMNS.index("error_rate"))
     return Report(
         since,
-        [(*row[:error], row[error] and one_line(row[error]), *row[error + 1 :]) for row in rows],
+        [
+            tuple(
+                one_line(value) if n == error and value else percent(value) if n in rates else value
+                for n, value in enumerate(row)
+            )
+            for row in rows
+        ],
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import os
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,8 +23,9 @@ from platform_assets.config.base import SourceConfig
 from platform_assets.external_models import load_external_models
 from platform_assets.jobs import all_assets_job
 from platform_assets.loading import failed_table_lines, full_refresh_tag
-from platform_assets.models import load_models
-from platform_assets.platform import INGEST_JOB, build_definitions
+from platform_assets.models import Model, load_models
+from platform_assets.platform import INGEST_JOB, build_definitions, default_warehouse
+from resources.warehouse import Warehouse
 
 _INTERRUPTED = frozenset({"DagsterExecutionInterruptedError", "KeyboardInterrupt"})
 """What a step raises when the run is interrupted (SIGINT, a termination): Dagster's own error,
@@ -44,7 +47,7 @@ class RunReport:
     def headers() -> list[str]:
         return [
             "table",
-            "rows in",
+            "rows read",
             "inserted",
             "updated",
             "deleted",
@@ -69,9 +72,91 @@ class RunReport:
         ]
 
     def summary(self) -> str:
-        rows = sum(int(t.get("rows_in") or 0) for t in self.tables)
+        """`run <id> succeeded: 10 tables, 1,234 rows read, 1,200 rows landed` (landed:
+        inserted plus updated), every table written counted, child tables included."""
+        read = sum(int(t.get("rows_in") or 0) for t in self.tables)
+        landed = sum(
+            int(t.get("rows_inserted") or 0) + int(t.get("rows_updated") or 0) for t in self.tables
+        )
         state = "succeeded" if self.success else "FAILED"
-        return f"run {self.run_id} {state}: {len(self.tables)} tables, {rows} rows"
+        return (
+            f"run {self.run_id} {state}: {plural(len(self.tables), 'table')}, "
+            f"{plural(read, 'row')} read, {plural(landed, 'row')} landed"
+        )
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 table`, `2 tables`, `1,234 rows`."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+LARGE_SOURCE_BYTES = 256 * 1024 * 1024
+"""A source whose input files add up to this much is worth a process of its own."""
+MAX_WORKERS = 4
+
+
+def source_bytes(source: SourceConfig) -> int | None:
+    """The bytes of the local files a files source reads (every file its tables' globs match);
+    None for a source whose size cannot be known before it runs (REST, plugins, databases)."""
+    import glob
+
+    if source.kind != "files":
+        return None
+    total = 0
+    for table in source.tables:
+        pattern = str(settings.resolve(str(getattr(table, "path", ""))))
+        for name in glob.glob(pattern, recursive=True):
+            with contextlib.suppress(OSError):
+                total += os.stat(name).st_size
+    return total
+
+
+def default_workers(sources: Sequence[SourceConfig], cpus: int | None = None) -> int:
+    """How many processes `tributary run` uses unless told: each extra process starts Dagster
+    afresh, which costs more than small sources take to load, so one process unless at least two
+    sources read `LARGE_SOURCE_BYTES` or more of local files; then one process per such source,
+    at most `MAX_WORKERS` and at most the machine's cores."""
+    large = sum(
+        1 for s in sources if (size := source_bytes(s)) is not None and size >= LARGE_SOURCE_BYTES
+    )
+    if large < 2:
+        return 1
+    return max(1, min(large, MAX_WORKERS, cpus or os.cpu_count() or 1))
+
+
+def downstream_models(
+    models: Sequence[Model], keys: Sequence[AssetKey], landed: Collection[AssetKey] = ()
+) -> list[AssetKey]:
+    """The models that read any of `keys`, or a model that does, in `models`' order. A model
+    whose other inputs are neither among them nor `landed` (tables the warehouse holds) cannot
+    be built yet and is left out."""
+    reached = set(keys)
+    chosen: list[AssetKey] = []
+    grew = True
+    while grew:
+        grew = False
+        for model in models:
+            if (
+                model.key not in reached
+                and reached.intersection(model.inputs)
+                and all(k in reached or k in landed for k in model.inputs)
+            ):
+                reached.add(model.key)
+                chosen.append(model.key)
+                grew = True
+    order = {model.key: n for n, model in enumerate(models)}
+    return sorted(chosen, key=order.__getitem__)
+
+
+def _landed(warehouse: Warehouse) -> set[AssetKey]:
+    """The tables the warehouse holds now, as asset keys."""
+    if not warehouse.file.exists():
+        return set()
+    with warehouse.read_only() as con:
+        rows = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+        ).fetchall()
+    return {AssetKey([schema, table]) for schema, table in rows}
 
 
 def run_sources(
@@ -90,16 +175,21 @@ def run_sources(
     multiprocess executor): they read concurrently and the warehouse commits them one at a time.
     Those processes rebuild the job from the environment, so `resources` overrides apply only
     to in-process runs. Under `TRIBUTARY_EXECUTOR=celery` every step is a Celery task, whatever
-    `workers` says. `with_models` adds the models (SQL and external), which run after the
-    tables they read.
+    `workers` says. `with_models` adds the models (SQL and external) that read those tables
+    (directly or through other models), which run after the tables they read.
     `full_refresh` names sources (`src`) or tables (`src.table`) to reload from scratch.
     """
     tags = full_refresh_tag(full_refresh)
     keys = [AssetKey([s.name, t.name]) for s in sources for t in s.tables]
     if with_models:
+        warehouse = (resources or {}).get("warehouse") or default_warehouse()
         models_dir = settings.models_dir(catalog.directory)
-        keys += [m.key for m in load_models(models_dir)]
-        keys += [key for m in load_external_models(models_dir) for key in m.keys]
+        landed = _landed(warehouse)
+        keys += downstream_models(load_models(models_dir), keys, landed)
+        for external in load_external_models(models_dir):
+            inputs = external.inputs
+            if set(keys).intersection(inputs) and all(k in keys or k in landed for k in inputs):
+                keys += list(external.keys)
     run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     celery = settings.executor_name() == "celery"
     if workers > 1 or celery:
@@ -147,7 +237,12 @@ def report_of(result: _RunResult) -> RunReport:
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.step_materialization_data.materialization
             values = {k: v.value for k, v in materialization.metadata.items()}
+            children = values.get("child_tables")
+            if not isinstance(children, Mapping):
+                children = {}
             report.tables.append({"table": ".".join(materialization.asset_key.path), **values})
+            # child tables land in their parent's transaction; the metadata gives rows read
+            report.tables.extend({"table": t, "rows_in": rows} for t, rows in children.items())
         elif event.event_type == DagsterEventType.STEP_FAILURE and event.step_failure_data.error:
             error = event.step_failure_data.error
             if (lines := failed_table_lines(error)) is not None:

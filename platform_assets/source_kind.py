@@ -7,14 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from dagster import AssetsDefinition, ConfigurableResource
+if TYPE_CHECKING:
+    from dagster import AssetsDefinition, ConfigurableResource
 
-from platform_assets.config.base import SourceConfig
+    from platform_assets.config.base import SourceConfig
 
 
 @dataclass(frozen=True)
 class SourceKind:
+    """`build_assets` and `resources` are called only when definitions are built, so a kind's
+    module should import its Dagster wiring inside them: listing or validating the catalog then
+    never imports Dagster."""
+
     name: str
     config: type[SourceConfig]
     build_assets: Callable[[SourceConfig], AssetsDefinition]

@@ -7,6 +7,8 @@ import re
 import duckdb
 
 PLATFORM_SCHEMA = "_tributary"
+MODEL_SCHEMA = "models"
+"""Where the SQL models' tables live: one table per `models/<name>.sql`."""
 LINEAGE_COLUMNS = ("_load_id", "_loaded_at", "_source")
 SOURCE_FILE = "_source_file"
 """Lineage a batch of files brings itself: the file each row was read from. The file reader types

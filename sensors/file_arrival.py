@@ -1,6 +1,10 @@
 """`trigger: on_arrival`: a sensor per files source that runs the tables whose files are new or
 changed. The cursor remembers every matching file's size and modification time, and each run
-request's key is derived from the changes, so the same file version never triggers twice."""
+request's key is derived from the changes, so the same file version never triggers twice.
+
+The first tick (no cursor: the sensor was never evaluated on this instance) only records the
+files already there: starting the daemon launches no run nobody asked for. Files present before
+that are loaded by `tributary run` (or a schedule), which reads whatever its ledger lacks."""
 
 from __future__ import annotations
 
@@ -74,7 +78,7 @@ def build_file_arrival_sensor(source: FilesSource, reader: FileReader) -> Sensor
                 requests.append(AssetKey([source.name, table.name]))
                 arrived.update(changed)
         cursor = json.dumps(versions, sort_keys=True)
-        if not requests:
+        if not requests or context.cursor is None:
             return SensorResult(run_requests=[], cursor=cursor)
         digest = hashlib.sha256(json.dumps(arrived, sort_keys=True).encode()).hexdigest()[:16]
         request = RunRequest(

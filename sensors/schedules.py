@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from dagster import AssetKey, AssetSelection, DefaultScheduleStatus, ScheduleDefinition
-from dagster._utils.schedules import cron_string_iterator
 
 from platform_assets.config.base import SourceConfig
+from resources.cron import next_tick
 
 
 def schedule_name(source: SourceConfig) -> str:
@@ -36,8 +36,4 @@ def next_run(source: SourceConfig, after: datetime | None = None) -> datetime | 
     """The first time strictly after `after` (default now) that the source's schedule fires."""
     if not source.schedule:
         return None
-    start = (after or datetime.now(UTC)).timestamp()
-    for tick in cron_string_iterator(start, source.schedule, source.timezone):
-        if tick.timestamp() > start:
-            return tick
-    return None
+    return next_tick(source.schedule, source.timezone, after or datetime.now(UTC))

@@ -17,12 +17,12 @@ from platform_assets.config.types import (
     KeyColumns,
     Owner,
     SchemaPolicy,
+    Tags,
     TimeZone,
     WriteDisposition,
 )
-from platform_assets.models import MODEL_SCHEMA
 from resources.naming import DEFAULT_NAMING, ColumnNaming, check_spelling, snake_case
-from resources.warehouse_schema import PLATFORM_SCHEMA
+from resources.warehouse_schema import MODEL_SCHEMA, PLATFORM_SCHEMA
 from resources.write_dispositions import BATCH_PREFIX, RESERVED_COLUMNS
 
 __all__ = ["CatalogModel", "Freshness", "Identifier", "SourceConfig", "TableConfig"]
@@ -79,7 +79,7 @@ class TableConfig(CatalogModel):
     write: WriteDisposition = "replace"
     allow_empty: bool = False
     schema_policy: SchemaPolicy = "evolve"
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     checks: TableChecks = Field(default_factory=lambda: TableChecks())
     on_fail: OnFail = "block"
     column_names: ColumnNaming = DEFAULT_NAMING
@@ -179,7 +179,7 @@ class SourceConfig(CatalogModel):
     kind: str
     description: str = ""
     owner: Owner | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     schedule: Cron | None = None
     timezone: TimeZone = "UTC"
     freshness: Freshness | None = None

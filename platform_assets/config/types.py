@@ -8,7 +8,6 @@ from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
-from dagster._utils.schedules import is_valid_cron_string
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -19,6 +18,7 @@ from pydantic import (
 )
 
 from platform_assets.config.env import interpolate
+from resources.cron import is_valid_cron
 from resources.naming import normalize
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -65,7 +65,7 @@ def _duckdb_type(value: str) -> str:
 
 
 def _cron(value: str) -> str:
-    if not is_valid_cron_string(value):
+    if not is_valid_cron(value):
         raise ValueError(f"{value!r} is not a valid cron string (e.g. '0 6 * * *')")
     return value
 
@@ -84,6 +84,19 @@ def _owner(value: str) -> str:
     return value
 
 
+def _tags(value: Any) -> Any:
+    """dbt's list form, `[finance, daily]`, as tags without a value; `key=value` items keep it."""
+    if isinstance(value, list | tuple):
+        tags: dict[str, str] = {}
+        for item in value:
+            if not isinstance(item, str) or not item.strip():
+                raise ValueError(f"{item!r} is not a tag: write a name, or key=value")
+            key, _, text = item.partition("=")
+            tags[key.strip()] = text.strip()
+        return tags
+    return value
+
+
 def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
@@ -97,6 +110,8 @@ TimeZone = Annotated[str, AfterValidator(_timezone)]
 Owner = Annotated[str, AfterValidator(_owner)]
 ColumnName = Annotated[str, AfterValidator(_column_name)]
 """A column, as it lands in the warehouse (see `column_names`); quote it to put it in SQL."""
+Tags = Annotated[dict[str, str], BeforeValidator(_tags)]
+"""`{domain: orders}` or the list form `[finance, daily]` (tags without a value)."""
 KeyColumns = Annotated[tuple[ColumnName, ...], BeforeValidator(_as_list)]
 
 WriteDisposition = Literal["append", "replace", "merge", "scd2"]

@@ -42,8 +42,9 @@ from platform_assets.loading import (
     load_events,
     raise_table_failure,
 )
-from platform_assets.models import MODEL_SCHEMA, ModelError
+from platform_assets.models import ModelError
 from resources.warehouse import Load, LoadResult, Warehouse
+from resources.warehouse_schema import MODEL_SCHEMA
 from resources.write_dispositions import WriteSpec
 
 

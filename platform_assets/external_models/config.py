@@ -31,7 +31,8 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 from platform_assets.catalog import describe_error
 from platform_assets.config.base import TableConfig
 from platform_assets.config.types import CatalogModel, Identifier
-from platform_assets.models import MODEL_SCHEMA, ModelError
+from platform_assets.models import ModelError
+from resources.warehouse_schema import MODEL_SCHEMA
 
 DECLARATION = "MODEL"
 """The name of the module-level dict literal that declares a model."""

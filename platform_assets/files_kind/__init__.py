@@ -8,17 +8,33 @@ registers itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from platform_assets import settings
-from platform_assets.files_kind.assets import build_files_assets
+from platform_assets.config.base import SourceConfig
 from platform_assets.files_kind.config import FilesSource
-from platform_assets.files_kind.reader import FileReader
 from platform_assets.source_kind import SourceKind
 
+if TYPE_CHECKING:
+    from dagster import AssetsDefinition, ConfigurableResource
+
+
+# The Dagster wiring loads only when definitions are built (see `SourceKind`).
+def _build_assets(source: SourceConfig) -> AssetsDefinition:
+    from platform_assets.files_kind.assets import build_files_assets
+
+    return build_files_assets(source)
+
+
+def _resources() -> Mapping[str, ConfigurableResource]:
+    from platform_assets.files_kind.reader import FileReader
+
+    return {"files": FileReader(root=str(settings.project_root()))}
+
+
 KIND = SourceKind(
-    name="files",
-    config=FilesSource,
-    build_assets=build_files_assets,
-    resources=lambda: {"files": FileReader(root=str(settings.project_root()))},
+    name="files", config=FilesSource, build_assets=_build_assets, resources=_resources
 )
 
 __all__ = ["KIND"]

@@ -9,17 +9,31 @@ third-party kind registers itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from platform_assets import settings
-from platform_assets.rest_kind.assets import build_rest_assets
+from platform_assets.config.base import SourceConfig
 from platform_assets.rest_kind.config import RestSource
-from platform_assets.rest_kind.reader import RestReader
 from platform_assets.source_kind import SourceKind
 
-KIND = SourceKind(
-    name="rest",
-    config=RestSource,
-    build_assets=build_rest_assets,
-    resources=lambda: {"rest": RestReader(cache_dir=str(settings.resolve("data/.cache")))},
-)
+if TYPE_CHECKING:
+    from dagster import AssetsDefinition, ConfigurableResource
+
+
+# The Dagster wiring loads only when definitions are built (see `SourceKind`).
+def _build_assets(source: SourceConfig) -> AssetsDefinition:
+    from platform_assets.rest_kind.assets import build_rest_assets
+
+    return build_rest_assets(source)
+
+
+def _resources() -> Mapping[str, ConfigurableResource]:
+    from platform_assets.rest_kind.reader import RestReader
+
+    return {"rest": RestReader(cache_dir=str(settings.resolve("data/.cache")))}
+
+
+KIND = SourceKind(name="rest", config=RestSource, build_assets=_build_assets, resources=_resources)
 
 __all__ = ["KIND"]

@@ -49,6 +49,43 @@ def test_a_source_file_becomes_a_typed_source(project: Project) -> None:
     )
 
 
+def test_tags_may_be_a_list_as_in_dbt(project: Project) -> None:
+    project.source("shop", ORDERS.replace("tags: {domain: orders}", "tags: [finance, daily]"))
+    project.source(
+        "crm",
+        ORDERS.replace("name: shop", "name: crm").replace(
+            "tags: {domain: orders}", "tags: [finance, tier=gold]"
+        ),
+    )
+
+    crm, shop = project.catalog().sources
+
+    assert shop.tags == {"finance": "", "daily": ""}
+    assert crm.tags == {"finance": "", "tier": "gold"}
+
+
+def test_a_tag_list_item_must_be_a_name(project: Project) -> None:
+    project.source("shop", ORDERS.replace("tags: {domain: orders}", "tags: [finance, 3]"))
+
+    assert problems_of(project) == [
+        "catalog/shop.yaml: tags: 3 is not a tag: write a name, or key=value"
+    ]
+
+
+def test_a_check_of_the_wrong_type_is_one_plain_line(project: Project) -> None:
+    project.source(
+        "shop",
+        ORDERS.replace("primary_key: order_id", "primary_key: {a: 1}")
+        + "        checks:\n          columns:\n            qty: {min: abc, isin: 5}\n",
+    )
+
+    assert problems_of(project) == [
+        "catalog/shop.yaml: tables[0].primary_key: must be a list, not {'a': 1}",
+        "catalog/shop.yaml: tables[0].checks.columns.qty.isin: must be a list, not 5",
+        "catalog/shop.yaml: tables[0].checks.columns.qty.min: must be a number, not 'abc'",
+    ]
+
+
 def test_environment_variables_are_interpolated_with_defaults(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -93,6 +93,57 @@ def test_run_selects_by_source_or_tag_and_query_reads_the_result(cli_project: Pr
     assert json.loads(result.output) == [{"id": 1, "name": "Ada"}, {"id": 2, "name": "Ben"}]
 
 
+def test_a_run_of_a_source_brings_the_models_reading_it_up_to_date(
+    cli_project: Project,
+) -> None:
+    cli_project.file("models/names.sql", "SELECT count(*) AS n FROM crm.customers")
+    cli_project.file("models/orders.sql", "SELECT count(*) AS n FROM shop.orders")
+    cli_project.file("models/names_twice.sql", "SELECT n * 2 AS n FROM models.names")
+    cli_project.file(  # shop.orders was never loaded: this one waits for it
+        "models/both.sql", "SELECT count(*) AS n FROM crm.customers, shop.orders"
+    )
+
+    skipped = runner.invoke(app, ["run", "--source", "crm", "--no-downstream"])
+
+    assert skipped.exit_code == 0, skipped.output
+    assert "models." not in skipped.output
+
+    result = runner.invoke(app, ["run", "--source", "crm"])
+
+    assert result.exit_code == 0, result.output
+    assert "models.names " in result.output and "models.names_twice" in result.output
+    assert "models.orders" not in result.output and "shop.orders" not in result.output
+    assert "models.both" not in result.output
+    assert cli_project.scalar("SELECT n FROM models.names_twice") == 4
+
+
+def test_a_parallel_run_prints_no_dagster_debug_lines(cli_project: Project) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "platform_assets.cli", "run", "--all", "--workers", "2"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "2 tables" in done.stdout
+    assert "DEBUG" not in done.stdout + done.stderr
+
+
+def test_small_sources_run_in_one_process_and_large_ones_in_parallel(
+    cli_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from platform_assets import runner as runner_module
+
+    sources = cli_project.catalog().sources
+    assert runner_module.default_workers(sources, cpus=8) == 1
+
+    monkeypatch.setattr(runner_module, "LARGE_SOURCE_BYTES", 10)
+    assert runner_module.default_workers(sources, cpus=8) == 2
+    assert runner_module.default_workers(sources, cpus=1) == 1
+    assert runner_module.default_workers(sources[:1], cpus=8) == 1
+
+
 def test_run_exits_non_zero_when_a_table_fails(cli_project: Project) -> None:
     cli_project.file("in/orders.csv", "id,customer_id\n10,1,extra\n11,2\n")
 
@@ -100,6 +151,27 @@ def test_run_exits_non_zero_when_a_table_fails(cli_project: Project) -> None:
 
     assert result.exit_code == 1
     assert "FAILED" in result.output and "source 'shop', table 'orders'" in result.output
+
+
+def test_a_run_says_how_many_tables_and_rows_it_wrote(cli_project: Project) -> None:
+    result = runner.invoke(app, ["run", "--source", "crm"])
+
+    assert result.exit_code == 0, result.output
+    assert "succeeded: 1 table, 2 rows read, 2 rows landed in" in result.output
+
+    cli_project.file("in/customers.csv", "id,name\n1,Ada\n2,Ben\n3,Cy\n")
+    again = runner.invoke(app, ["run", "--source", "crm"])
+    assert "1 table, 3 rows read, 3 rows landed" in again.output, "append lands all three"
+
+
+def test_a_failed_run_prints_no_empty_table(cli_project: Project) -> None:
+    cli_project.file("in/orders.csv", "id,customer_id\n10,1,extra\n11,2\n")
+
+    result = runner.invoke(app, ["run", "--source", "shop"])
+
+    assert result.exit_code == 1
+    assert result.output.startswith("run "), "a header over no rows"
+    assert "FAILED: 0 tables, 0 rows read, 0 rows landed" in result.output
 
 
 def test_query_is_read_only(cli_project: Project) -> None:

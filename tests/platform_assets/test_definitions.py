@@ -71,6 +71,7 @@ def test_every_demo_source_lands_with_its_rows(
         "webshop.orders": 1950,
         "earthquakes.events": 80,
         "github.issues": 120,
+        "github.issues__labels": 119,  # a child table, written with its parent
         "news.articles": 57,
         "weather.hourly_forecast": 168,
         "clickstream.page_views": 7 * 288 + 1,

@@ -221,3 +221,18 @@ def test_any_other_error_is_the_tables_failure_named_with_its_type() -> None:
         SourceLoadError, match=r"^source 'big', table 'events': RuntimeError: boom$"
     ):
         raise_table_failure("big", "events", RuntimeError("boom"))
+
+
+def test_a_json_file_holding_one_object_is_answered_in_catalog_terms(project: Project) -> None:
+    project.source(
+        "api",
+        "name: api\nkind: files\ntables: [{name: dump, path: in/dump.json}]\n",
+    )
+    project.file("in/dump.json", '{\n  "id": 1,\n  "name": "a"\n}\n')
+
+    report = project.run()
+
+    (line,) = report.failures
+    assert line.startswith("source 'api', table 'dump': Invalid Input Error: Expected top-level")
+    assert "format='auto'" not in line and "newline_delimited" not in line
+    assert "`format: jsonl` one object per line" in line

@@ -28,14 +28,15 @@ def _load(
     started = NOW - age
     con.execute(
         "INSERT INTO _tributary.loads (load_id, run_id, source, table_name, write, status, "
-        "rows_in, bytes, requests, retries, started_at, finished_at, error) "
-        "VALUES (?, ?, ?, 't', 'append', ?, ?, 100, 2, 1, ?, ?, ?)",
+        "rows_in, rows_inserted, rows_updated, bytes, requests, retries, started_at, "
+        "finished_at, error) VALUES (?, ?, ?, 't', 'merge', ?, ?, ?, 1, 100, 2, 1, ?, ?, ?)",
         [
             f"l{n}",
             f"r{n}",
             source,
             status,
             rows,
+            rows // 2,  # half the rows read are new, one updates a row: the rest are unchanged
             started,
             started + timedelta(seconds=seconds),
             error if status == "failed" else None,
@@ -64,13 +65,14 @@ def test_figures_per_source(history: Project) -> None:
     rows = {r[0]: dict(zip(report.headers, r, strict=True)) for r in report.rows}
     crm, shop = rows["crm"], rows["shop"]
     assert (crm["runs"], crm["loads"], crm["succeeded"], crm["failed"]) == (5, 5, 4, 1)
-    assert (crm["success_rate"], crm["error_rate"]) == (0.8, 0.2)
+    assert (crm["success_rate"], crm["error_rate"]) == ("80.0%", "20.0%")
     assert crm["p50_seconds"] == 3.0
     assert crm["p95_seconds"] == pytest.approx(8.8)
-    assert crm["rows"] == 40, "failed loads' rows are not counted"
+    assert crm["rows_read"] == 40, "failed loads' rows are not counted"
+    assert crm["rows_landed"] == 4 * (5 + 1), "rows landed: inserted plus updated"
     assert (crm["bytes"], crm["requests"], crm["retries"]) == (500, 10, 5)
     assert crm["last_error"] == "boom"
-    assert (shop["loads"], shop["rows"], shop["p95_seconds"]) == (1, 7, 5.0), "--since ignored"
+    assert (shop["loads"], shop["rows_read"], shop["p95_seconds"]) == (1, 7, 5.0), "--since ignored"
 
 
 def test_cli_report_as_csv(history: Project, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,10 +82,31 @@ def test_cli_report_as_csv(history: Project, monkeypatch: pytest.MonkeyPatch) ->
 
     assert result.exit_code == 0, result.output
     table = list(csv.DictReader(io.StringIO(result.output)))
-    assert [(r["source"], r["loads"], r["rows"]) for r in table] == [
-        ("crm", "5", "40"),
-        ("shop", "2", "1007"),
+    assert [(r["source"], r["loads"], r["rows_read"], r["rows_landed"]) for r in table] == [
+        ("crm", "5", "40", "24"),
+        ("shop", "2", "1007", "505"),
     ]
+    assert [r["success_rate"] for r in table] == ["80.0%", "100.0%"]
+
+
+def test_both_reports_print_rates_alike(history: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIBUTARY_WAREHOUSE", str(history.root / "warehouse.duckdb"))
+    history.warehouse.transaction(
+        lambda con: con.execute(
+            "INSERT INTO _tributary.check_results (load_id, source, table_name, check_name, "
+            "severity, passed, failures, rows_checked, rule, checked_at) VALUES "
+            "('l1', 'crm', 't', 'id_unique', 'error', true, 0, 9, 'id is unique', now()), "
+            "('l2', 'crm', 't', 'id_unique', 'error', false, 3, 9, 'id is unique', now()), "
+            "('l3', 'crm', 't', 'id_unique', 'error', true, 0, 9, 'id is unique', now())"
+        )
+    )
+
+    loads = CliRunner().invoke(app, ["report", "--format", "json"])
+    checks = CliRunner().invoke(app, ["report", "--checks", "--format", "json"])
+
+    assert loads.exit_code == 0 and checks.exit_code == 0, loads.output + checks.output
+    assert '"success_rate": "80.0%"' in loads.output
+    assert '"pass rate": "66.7%"' in checks.output
 
 
 def test_cli_report_rejects_a_bad_window(history: Project, monkeypatch: pytest.MonkeyPatch) -> None:

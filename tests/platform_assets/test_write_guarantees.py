@@ -85,7 +85,7 @@ def test_the_run_output_counts_superseded_rows(project: Project) -> None:
     assert report.success, report.failures
     assert "superseded" in report.headers()
     row = dict(zip(report.headers(), report.rows()[0], strict=True))
-    assert (row["rows in"], row["inserted"], row["superseded"]) == (344, 3, 341)
+    assert (row["rows read"], row["inserted"], row["superseded"]) == (344, 3, 341)
     assert project.query(
         "SELECT rows_in, rows_inserted, rows_superseded FROM _tributary.loads"
     ) == [(344, 3, 341)]

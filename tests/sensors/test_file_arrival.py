@@ -29,11 +29,24 @@ def _tick(project: Project, cursor: str | None) -> tuple[list[list[AssetKey]], l
     return selections, keys, result.cursor
 
 
-def test_new_and_changed_files_trigger_once(project: Project) -> None:
+def test_the_first_tick_records_the_files_and_runs_nothing(project: Project) -> None:
     project.source("shop", ORDERS)
     project.file("in/orders-1.csv", "id\n1\n")
 
-    first, first_keys, cursor = _tick(project, None)
+    first, _, cursor = _tick(project, None)
+    assert first == [], "starting the daemon launched a run nobody asked for"
+
+    project.file("in/orders-2.csv", "id\n2\n")
+    arrived, _, _ = _tick(project, cursor)
+    assert arrived == [[AssetKey(["shop", "orders"])]]
+
+
+def test_new_and_changed_files_trigger_once(project: Project) -> None:
+    project.source("shop", ORDERS)
+    _, _, cursor = _tick(project, None)
+    project.file("in/orders-1.csv", "id\n1\n")
+
+    first, first_keys, cursor = _tick(project, cursor)
     assert first == [[AssetKey(["shop", "orders"])]]
 
     again, _, cursor = _tick(project, cursor)

@@ -74,6 +74,8 @@ def test_a_label_removed_upstream_disappears(
     assert report.success, report.failures
     assert labels(project) == [(1, "bug"), (2, "docs")]
     assert report.tables[0]["child_tables"] == {"gh.issues__labels": 1}
+    assert [t["table"] for t in report.tables] == ["gh.issues", "gh.issues__labels"]
+    assert report.summary().split(": ")[1].startswith("2 tables, 2 rows read")
     assert project.query(
         "SELECT rows_in, rows_deleted FROM _tributary.loads "
         "WHERE table_name = 'issues__labels' ORDER BY finished_at"
