@@ -9,7 +9,8 @@ From the ground up:
     sdk         `tributary`, the plugin authors' import
     kinds       platform_assets: the catalog models, the registry, one folder per kind
     sensors     schedules and sensors built from the catalog
-    top         definitions assembly, the commands, the runner, the testing helper, bench
+    top         definitions assembly, the commands (the demo's publisher too), the runner,
+                the testing helper, bench
 
 `if TYPE_CHECKING:` imports do not count: they run only under the type checker."""
 
@@ -35,6 +36,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "platform_assets.platform",
             "platform_assets.definitions",
             "platform_assets.cli",
+            "platform_assets.demo_signals",
             "platform_assets.runner",
             "platform_assets.jobs",
             "tributary.testing",
