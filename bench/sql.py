@@ -128,7 +128,7 @@ def _ctas(work: Path, dialect: str, increment: bool) -> dict[str, Any]:
 
     started = time.perf_counter()
     con = duckdb.connect(str(work / "direct.duckdb"))
-    from platform_assets.sql_kind.reader import extension_directory
+    from resources.duckdb_extensions import extension_directory
 
     load_extension(con, "postgres" if dialect == "postgres" else "mysql", extension_directory())
     if dialect == "postgres":
@@ -153,7 +153,7 @@ def _tributary(work: Path, dialect: str, increment: bool) -> dict[str, Any]:
 
     from platform_assets.sql_kind.assets import SqlReader, _extract, table_write_spec
     from platform_assets.sql_kind.config import SqlSource
-    from platform_assets.sql_kind.reader import extension_directory
+    from resources.duckdb_extensions import extension_directory
     from resources.warehouse import Warehouse
 
     url = PG_URL if dialect == "postgres" else MARIADB_URL
@@ -200,7 +200,7 @@ def _seed(work: Path, dialect: str) -> None:
 
     from platform_assets.sql_kind.assets import SqlReader, _extract, table_write_spec
     from platform_assets.sql_kind.config import SqlSource
-    from platform_assets.sql_kind.reader import extension_directory
+    from resources.duckdb_extensions import extension_directory
     from resources.warehouse import Warehouse
 
     url = PG_URL if dialect == "postgres" else MARIADB_URL

@@ -96,24 +96,33 @@ class Lake:
             attach = (
                 f"ATTACH {literal(self.target)} AS {ALIAS} (DATA_PATH {literal(self.data_path)}"
             )
-            if read_only:
-                try:
-                    con.execute(f"{attach}, READ_ONLY)")
-                except duckdb.InvalidInputException as error:
-                    if "does not exist" not in str(error):
-                        raise
-                    # A lake nothing was written to yet: create its (empty) catalog, so that
-                    # readers find no table rather than no lake.
-                    con.execute(f"{attach})")
-                    con.execute(f"DETACH {ALIAS}")
-                    con.execute(f"{attach}, READ_ONLY)")
-            else:
-                con.execute(f"{attach})")
+            # The first ATTACH creates the catalog's tables and types: two processes doing it at
+            # once collide in PostgreSQL (a duplicate type), so attaching takes turns.
+            with psycopg.connect(postgres_dsn(self.target), autocommit=True) as pg:
+                pg.execute("SELECT pg_advisory_lock(%s)", [_key("tributary attach")])
+                self._attach(con, attach, read_only)
             con.execute(f"USE {ALIAS}")
         except BaseException:
             con.close()
             raise
         return con
+
+    @staticmethod
+    def _attach(con: duckdb.DuckDBPyConnection, attach: str, read_only: bool) -> None:
+        """Run `attach` (the ATTACH statement, its options left open) on `con`."""
+        if read_only:
+            try:
+                con.execute(f"{attach}, READ_ONLY)")
+            except duckdb.InvalidInputException as error:
+                if "does not exist" not in str(error):
+                    raise
+                # A lake nothing was written to yet: create its (empty) catalog, so that
+                # readers find no table rather than no lake.
+                con.execute(f"{attach})")
+                con.execute(f"DETACH {ALIAS}")
+                con.execute(f"{attach}, READ_ONLY)")
+        else:
+            con.execute(f"{attach})")
 
     def cursor(
         self,

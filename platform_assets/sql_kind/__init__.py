@@ -28,7 +28,7 @@ def _build_assets(source: SourceConfig) -> AssetsDefinition:
 
 def _resources() -> Mapping[str, ConfigurableResource]:
     from platform_assets.sql_kind.assets import SqlReader
-    from platform_assets.sql_kind.reader import extension_directory
+    from resources.duckdb_extensions import extension_directory
 
     root = str(settings.project_root())
     return {"sql": SqlReader(extension_dir=str(extension_directory()), root=root)}

@@ -208,12 +208,8 @@ class SqlSource(SourceConfig):
                     if field in data:
                         raise ValueError(f'{field}: applies to tables: "*" only')
             return data
-        from platform_assets.sql_kind.reader import (
-            Database,
-            SqlSourceError,
-            extension_directory,
-            reflect,
-        )
+        from platform_assets.sql_kind.reader import Database, SqlSourceError, reflect
+        from resources.duckdb_extensions import extension_directory
 
         template = data.get("connection")
         if not isinstance(template, str):

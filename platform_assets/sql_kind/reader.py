@@ -11,7 +11,6 @@ the type that holds its values exactly (see `types`). Every error leaves here as
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from platform_assets import settings
 from platform_assets.sql_kind.types import SourceColumn, land_as
 from resources.cursors import column_maximum, parse_timestamp
 from resources.duckdb_extensions import load_extension
@@ -43,11 +41,6 @@ ALIAS = "src"
 
 _EXTENSION: dict[str, str] = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 _DEFAULT_SCHEMA: dict[str, str | None] = {"postgres": "public", "mysql": None, "sqlite": None}
-
-
-def extension_directory() -> Path:
-    """Where the platform installs DuckDB's scanners (`TRIBUTARY_EXTENSIONS` moves it)."""
-    return settings.resolve(os.environ.get("TRIBUTARY_EXTENSIONS", "data/.duckdb_extensions"))
 
 
 class SqlSourceError(TributaryError):

@@ -140,7 +140,7 @@ def test_null_cursors_fail_the_load_by_default(project: Project, events: PgSchem
 def test_the_cursor_filter_runs_in_the_database(
     events: PgSchema, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from platform_assets.sql_kind.reader import extension_directory
+    from resources.duckdb_extensions import extension_directory
 
     database = Database(url=events.url, dialect="postgres", root=tmp_path)
     con = duckdb.connect()
