@@ -273,3 +273,40 @@ def test_quarantine_reads_no_rows_where_the_statistics_prove_every_rule_holds(
 
     assert {name: c.failures for name, c in counts.items()} == {"qty_min": 0, "qty_max": 0}
     assert int(json.loads(profile.read_text())["cumulative_rows_scanned"]) == 0
+
+
+@pytest.mark.parametrize("keep_rows", [True, False])
+def test_membership_rules_pass_nulls_and_judge_every_other_value(
+    con: duckdb.DuckDBPyConnection, keep_rows: bool
+) -> None:
+    """`isin` fails the values outside its list and `notin` those inside it, quotes and all; a
+    null is neither (only `nullable` judges nulls). Beside a regex on the same column, which is
+    judged once per distinct value, `isin` is judged per value too and finds the same rows."""
+    con.execute(
+        "CREATE TABLE tags AS SELECT range AS id,"
+        " CASE range % 4 WHEN 0 THEN 'o''brien' WHEN 1 THEN 'ok' WHEN 2 THEN NULL ELSE 'x' END"
+        " AS tag, range % 10 AS level, ('t' || (range % 5)) AS code FROM range(1000)"
+    )
+    checks = {
+        "columns": {
+            "tag": {"isin": ["o'brien", "ok"]},
+            "level": {"isin": [0, 1, 2, 3, 4, 5, 6, 9]},
+            "code": {"isin": ["t0", "t1", "t2", "t3"], "regex": r"^t[0-3]$"},
+        }
+    }
+    compiled = compile_checks(TableChecks.model_validate(checks))
+
+    counts = count_failures(compiled, con, "tags", keep_rows=keep_rows, rows=1000)
+
+    assert {name: c.failures for name, c in counts.items()} == {
+        "tag_isin": 250,
+        "level_isin": 200,
+        "code_isin": 200,
+        "code_regex": 200,
+    }
+    assert counts["tag_isin"].samples == ["x"] * 5
+    assert counts["level_isin"].samples == [7, 8, 7, 8, 7]
+    if keep_rows:
+        assert counts["tag_isin"].failing_rows == list(range(3, 1000, 4))
+        assert counts["code_isin"].failing_rows == list(range(4, 1000, 5))
+        assert counts["code_regex"].failing_rows == counts["code_isin"].failing_rows
