@@ -127,10 +127,13 @@ def _count_in_sql(
     per_row: list[_Predicate] = []
     for columns, group in by_columns.items():
         if _judge_per_value(con, batch, rows, columns, group):
+            # Grouped over the column alone: over `frame`, DuckDB computes its extra columns
+            # for every row although the grouping reads none of them.
+            values = nw.from_native(con.sql(f"SELECT {quote(columns[0])} FROM {batch}")).lazy()
             if keep_rows:
-                _collect_by_value(con, frame, batch, columns[0], group, counts)
+                _collect_by_value(con, values, batch, columns[0], group, counts)
                 continue
-            totals = _run(con, _tally_per_value(frame, columns[0], group))
+            totals = _run(con, _tally_per_value(values, columns[0], group))
         elif keep_rows:
             per_row.extend(group)
             continue
@@ -217,14 +220,15 @@ def _tally(frame: nw.LazyFrame, group: list[_Predicate]) -> nw.LazyFrame:
     return frame.filter(fails_any).select([(~p.passes).sum().alias(p.name) for p in group])
 
 
-def _tally_per_value(frame: nw.LazyFrame, column: str, group: list[_Predicate]) -> nw.LazyFrame:
-    """`_tally` over the distinct values of `column`, each failure counted once per row.
+def _tally_per_value(values: nw.LazyFrame, column: str, group: list[_Predicate]) -> nw.LazyFrame:
+    """`_tally` over the distinct values of `column` (`values` holds it alone), each failure
+    counted once per row.
 
     There is no filter: DuckDB would push one on the grouped column below the aggregate, back
     onto every row."""
     rows = nw.col(ROWS_WITH_VALUE)
     return (
-        frame.group_by(column)
+        values.group_by(column)
         .agg(nw.len().alias(ROWS_WITH_VALUE))
         .select([((~_on_value(p)).cast(nw.Int64) * rows).sum().alias(p.name) for p in group])
     )
@@ -318,50 +322,42 @@ def _collect_in_one_scan(
 
 def _collect_by_value(
     con: duckdb.DuckDBPyConnection,
-    frame: nw.LazyFrame,
+    values: nw.LazyFrame,
     batch: str,
     column: str,
     group: list[_Predicate],
     counts: dict[str, RuleCount],
 ) -> None:
-    """The failures of `group`, rules on `column` alone judged once per distinct value: first
-    the failing distinct values, flagged per rule, then the rows holding them, found by value.
+    """The failures of `group`, rules on `column` alone (which `values` holds) judged once per
+    distinct value, in one
+    query: the failing distinct values, flagged per rule, then the rows holding them, joined by
+    value.
 
     The failing values are gathered by a filtered aggregate (`list(...) FILTER`), which DuckDB
-    cannot push below the grouping back onto every row, as it would a `WHERE`."""
+    cannot push below the grouping back onto every row, as it would a `WHERE`. A null value is
+    joined like any other (`IS NOT DISTINCT FROM`): `nullable` fails it."""
     flags = [(~_on_value(p)).alias(_flag(p.name)) for p in group]
-    values = (
-        frame.group_by(column)
+    flagged = (
+        values.group_by(column)
         .agg(nw.len().alias(ROWS_WITH_VALUE))
         .select([nw.col(column).alias(ROWS_WITH_VALUE), *flags])
     )
     fails_any = " OR ".join(f"coalesce({quote(_flag(p.name))}, false)" for p in group)
-    listed = ", ".join(
-        f"list(coalesce({quote(_flag(p.name))}, false)) FILTER ({fails_any})" for p in group
+    failing = ", ".join(
+        f"unnest(list({sql}) FILTER ({fails_any})) AS {name}"
+        for name, sql in [
+            (quote(ROWS_WITH_VALUE), quote(ROWS_WITH_VALUE)),
+            *((quote(_flag(p.name)), f"coalesce({quote(_flag(p.name))}, false)") for p in group),
+        ]
     )
-    found = con.execute(
-        f"SELECT list({quote(ROWS_WITH_VALUE)}) FILTER ({fails_any}), {listed}"
-        f" FROM ({values.to_native().sql_query()})"
-    ).fetchone()
-    assert found is not None
-    failing_values = found[0] or []
-    if not failing_values:
-        return
-    by_value = pl.DataFrame(
-        {"__value": failing_values} | {_flag(p.name): found[i + 1] for i, p in enumerate(group)},
-        strict=False,
+    rows = _fetch(
+        con,
+        f"WITH failing AS (SELECT {failing} FROM ({flagged.to_native().sql_query()}))"
+        f" SELECT b.rowid AS {ROW_ID}, b.{quote(column)}, "
+        + ", ".join(f"v.{quote(_flag(p.name))}" for p in group)
+        + f" FROM {batch} AS b JOIN failing AS v"
+        f" ON b.{quote(column)} IS NOT DISTINCT FROM v.{quote(ROWS_WITH_VALUE)}",
     )
-    con.register("__failing_values", by_value.to_arrow())
-    try:
-        rows = _fetch(
-            con,
-            f"SELECT b.rowid AS {ROW_ID}, b.{quote(column)}, "
-            + ", ".join(f"v.{quote(_flag(p.name))}" for p in group)
-            + f" FROM {batch} AS b JOIN __failing_values AS v"
-            f" ON b.{quote(column)} IS NOT DISTINCT FROM v.__value",
-        )
-    finally:
-        con.unregister("__failing_values")
     for predicate in group:
         _fill(counts[predicate.name], predicate, rows.filter(pl.col(_flag(predicate.name))))
 
