@@ -19,6 +19,7 @@ import re
 import psycopg
 
 from platform_assets.sql_kind.config import SqlSource, SqlTable
+from platform_assets.sql_kind.reader import uncompressed_staging
 from resources import pg_cdc
 from resources.naming import renames
 from resources.pg_cdc import SlotLostError, TableChanges
@@ -165,6 +166,7 @@ class PostgresCdc:
                 )
             aliases = self._aliases([c.name for c in columns])
             rows = pg_cdc.read_csv_sql(csv, columns, aliases)
+            uncompressed_staging(load.connection)
             load.stage(
                 load.connection.sql(f"SELECT *, NULL::TIMESTAMPTZ AS {DELETED_AT} FROM ({rows})")
             )
@@ -176,7 +178,7 @@ class PostgresCdc:
     def _stage_changes(self, con: psycopg.Connection, load: Load, applied_to: int) -> TableChanges:
         """Peek the slot's changes and stage each key's final state."""
         messages = pg_cdc.peek(con, self.slot, self.publication, self.max_changes)
-        load.bytes_read = sum(len(m) for m in messages)
+        load.bytes_read = sum(map(len, messages))
         key = pg_cdc.primary_key(con, self.schema, self.pg_table)
         changes = TableChanges(
             self.schema, self.pg_table, self.what, applied_to=applied_to, primary_key=key
@@ -190,6 +192,7 @@ class PostgresCdc:
             casts = ", ".join(
                 pg_cdc.cast_sql(c.name, c.duck_type, aliases.get(c.name)) for c in columns
             )
+            uncompressed_staging(load.connection)
             load.connection.register("__changes", table)
             try:
                 load.stage(load.connection.sql(changes.fold_sql("__changes", casts)))

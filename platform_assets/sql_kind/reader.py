@@ -157,6 +157,13 @@ def attach(con: duckdb.DuckDBPyConnection, database: Database, extension_dir: Pa
         raise SqlSourceError(f"cannot connect to the {dialect} database: {cause}") from None
 
 
+def uncompressed_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """Have `con` (a load's staging file) write its tables uncompressed. The staging file is
+    read once, by the commit, and then deleted: compressing what is written to it costs more
+    CPU than the bytes it saves are worth."""
+    con.execute("SET force_compression = 'uncompressed'")
+
+
 def _relation(schema: str | None, name: str) -> str:
     """The attached table, for DuckDB."""
     return f"{ALIAS}.{quote(schema)}.{quote(name)}" if schema else f"{ALIAS}.{quote(name)}"
@@ -425,9 +432,7 @@ def stage_table(
     largest staged cursor value and the count of NULL cursors. Raises `SqlSourceError` (one
     line, secrets masked) for anything that goes wrong, NULL cursors under `fail` included."""
     try:
-        # The staging file is read once, by the commit, and then deleted: compressing what is
-        # written to it costs more CPU than the bytes it saves are worth.
-        con.execute("SET force_compression = 'uncompressed'")
+        uncompressed_staging(con)
         attach(con, database, extension_dir)
         plan = plan_read(con, database, read)
         stage([con.sql(sql) for sql in plan.selects])
