@@ -2,7 +2,8 @@
 
 A table of 1,000,000 rows x 12 columns (integers, numeric(12,2), text, timestamptz, boolean,
 jsonb, a tenth of the values NULL) is written into the machine's PostgreSQL (schema
-`tributary_bench_sql`) and MariaDB (database `tributary_bench_sql`), and dropped afterwards.
+`tributary_bench_sql`, or `$BENCH_SQL_NAME`) and MariaDB (a database of that name), and dropped
+afterwards.
 Each scenario runs in a process of its own and reports its time (connect to committed table,
 imports excluded) and peak RSS:
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -41,7 +43,9 @@ from tabulate import tabulate
 from bench.measure import Measurement, peak_rss_mb, reset_peak_rss, run_scenario
 
 ROWS = 1_000_000
-NAME = "tributary_bench_sql"
+NAME = os.environ.get("BENCH_SQL_NAME", "tributary_bench_sql")
+"""The schema and database the bench writes; set BENCH_SQL_NAME to keep two benches running
+at once on one machine apart."""
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 MARIADB_URL = f"mysql://root@127.0.0.1:3306/{NAME}"
 FULL_TIME, FULL_RSS, INCREMENT_TIME = 1.2, 1.25, 2.0
