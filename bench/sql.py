@@ -3,9 +3,8 @@
 A table of 1,000,000 rows x 12 columns (integers, numeric(12,2), text, timestamptz, boolean,
 jsonb, a tenth of the values NULL) is written into the machine's PostgreSQL (schema
 `tributary_bench_sql`, or `$BENCH_SQL_NAME`) and MariaDB (a database of that name), and dropped
-afterwards.
-Each scenario runs in a process of its own and reports its time (connect to committed table,
-imports excluded) and peak RSS:
+afterwards. Each scenario runs in a process of its own and reports its time (connect to
+committed table, imports excluded) and peak RSS:
 
 - `duckdb CTAS`: `CREATE TABLE t AS SELECT * FROM pg.<schema>.t` into a DuckDB file.
 - `tributary full load`: the `kind: sql` path (scanner into staging, then the commit with
