@@ -46,3 +46,13 @@ def peak_rss_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def reset_peak_rss() -> float:
+    """Restart this process's peak resident memory (VmHWM) from what it holds now, and return
+    that, in MB. A scenario calls it after its imports and before its timed work, so that
+    `peak_rss_mb() - floor` is the memory the work itself took, whatever the imports weigh
+    (Linux: `5` written to `/proc/self/clear_refs`)."""
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+        clear.write("5")
+    return peak_rss_mb()

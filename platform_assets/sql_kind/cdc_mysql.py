@@ -17,6 +17,7 @@ import zlib
 import pyarrow as pa
 
 from platform_assets.sql_kind.config import SqlSource, SqlTable
+from platform_assets.sql_kind.reader import uncompressed_staging
 from resources import mysql_cdc
 from resources.mysql_cdc import BinlogChanges, BinlogError, Position
 from resources.naming import renames
@@ -112,4 +113,5 @@ class MysqlCdc:
     def _stage(load: Load, rows: pa.Table, aliases: dict[str, str]) -> None:
         if rows.num_rows == 0 and load.reader_metadata.get("cdc") == "stream":
             return
+        uncompressed_staging(load.connection)
         load.stage(rows.rename_columns([aliases.get(n, n) for n in rows.column_names]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -130,6 +131,37 @@ def test_snapshot_then_changes_land_exactly_with_soft_deletes(
     third = cdc.load(warehouse, _spec(table))
     assert (third.inserted, third.updated, third.deleted) == (0, 0, 0)
     assert third.reader_metadata["slot_lag_bytes"] >= 0
+
+
+def test_a_backlog_lands_in_batches_each_committed_then_acknowledged(
+    pg_table: tuple[str, str], tmp_path: Path
+) -> None:
+    url, table = pg_table
+    cdc, warehouse = dataclasses.replace(_cdc(url, table), max_changes=10), _warehouse(tmp_path)
+    cdc.load(warehouse, _spec(table))
+    with psycopg.connect(url, autocommit=True) as con:
+        for n in range(5):  # five transactions of ten updates: each passes max_changes
+            con.execute(
+                f"UPDATE {table} SET note = %s WHERE id BETWEEN %s AND %s",
+                [f"batch {n}", 1 + 10 * n, 10 + 10 * n],
+            )
+    result = cdc.load(warehouse, _spec(table))
+    assert _normalized(_warehouse_rows(tmp_path, table)) == _normalized(_source_rows(url, table))
+    assert (result.updated, result.reader_metadata["changes_read"]) == (50, 50)
+    assert result.reader_metadata["batches"] == 5
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        loads = con.execute(
+            "SELECT rows_updated FROM _tributary.loads WHERE status = 'succeeded' "
+            "ORDER BY finished_at"
+        ).fetchall()
+        cursor = con.execute("SELECT cursor_value FROM _tributary.state").fetchone()
+    assert [row[0] for row in loads[1:]] == [10] * 5  # one commit per transaction
+    with psycopg.connect(url) as con:
+        slot = con.execute(
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+            [cdc.slot],
+        ).fetchone()
+    assert cursor is not None and slot is not None and slot[0] == cursor[0] == result.cursor
 
 
 def test_hard_deletes_remove_rows_and_truncate_empties(
