@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dagster import (
     AssetSelection,
     AutomationConditionSensorDefinition,
@@ -19,13 +21,20 @@ from sensors.freshness import build_freshness_sensor
 from sensors.schedules import build_schedules
 from sensors.stream_lag import build_stream_sensors
 
+if TYPE_CHECKING:  # what `define_asset_job` returns; Dagster exports it under no public name
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
+
 
 def build_sensors_and_schedules(
-    sources: tuple[SourceConfig, ...], reader: FileReader
+    sources: tuple[SourceConfig, ...], reader: FileReader, job: UnresolvedAssetJobDefinition
 ) -> tuple[list[ScheduleDefinition], list[SensorDefinition]]:
+    """The catalog's schedules and sensors; those that launch loads launch `job`, the job of
+    every table, each with its own asset selection."""
     sensors = [
-        *build_file_arrival_sensors(sources, reader),
-        *build_stream_sensors(sources),
+        *build_file_arrival_sensors(sources, reader, job),
+        *build_stream_sensors(sources, job),
         build_failure_sensor(),
         AutomationConditionSensorDefinition(
             "model_automation",
@@ -37,4 +46,4 @@ def build_sensors_and_schedules(
     for optional in (build_freshness_sensor(sources), build_cdc_lag_sensor(sources)):
         if optional is not None:
             sensors.append(optional)
-    return build_schedules(sources), sensors
+    return build_schedules(sources, job), sensors
