@@ -9,7 +9,10 @@ it):
 - `tributary sources`, `tributary validate` (the demo catalog) and `tributary query` (one row of
   that warehouse): at most 1.5x;
 - `tributary validate` of a catalog of N sources (default 1,000), each with two tables with
-  column checks, a row condition and a schedule: at most 3 seconds.
+  column checks, a row condition and a schedule: at most 3.6x (3 seconds when `import dagster`
+  took 0.83 s);
+- for reference, Dagster's own floor for a run: one trivial asset materialized in process on the
+  SQLite instance of `DAGSTER_HOME`, as `tributary run` records its runs (no target).
 
 Each command's output is checked (the row landed, the sources listed, the catalog valid); a
 command that fails or prints something else stops the run.
@@ -32,7 +35,19 @@ from pathlib import Path
 from tabulate import tabulate
 
 PROJECT = Path(__file__).resolve().parent.parent
-RUN_TARGET, COMMAND_TARGET, LARGE_SECONDS = 2.0, 1.5, 3.0
+RUN_TARGET, COMMAND_TARGET, LARGE_TARGET = 2.0, 1.5, 3.6
+
+_FLOOR = """
+import dagster as dg
+
+@dg.asset
+def one() -> None:
+    return None
+
+quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+assert dg.materialize([one], instance=dg.DagsterInstance.get(), run_config=quiet).success
+"""
+"""Dagster alone: what any in-process run recorded in a SQLite instance costs."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +55,7 @@ class Timing:
     name: str
     rounds: list[float]
     target: float | None
-    """Ratio to the baseline it must stay under; None: judged in seconds instead."""
+    """Ratio to the baseline it must stay under; None: shown for reference."""
 
     @property
     def median(self) -> float:
@@ -126,8 +141,15 @@ def measure(rounds: int, sources: int) -> tuple[list[float], list[Timing]]:
             ("query", _tributary("query", "SELECT count(*) AS n FROM one.rows"), one,
              lambda o: "1" in o, COMMAND_TARGET),
             (f"validate ({sources:,} sources)", _tributary("validate"), large,
-             lambda o: f"{sources} sources, {2 * sources} tables" in o, None),
+             lambda o: f"{sources} sources, {2 * sources} tables" in o, LARGE_TARGET),
+            ("dagster run floor", [sys.executable, "-c", _FLOOR],
+             {**base, "DAGSTER_HOME": str(work / "floor")}, lambda o: True, None),
         ]  # fmt: skip
+        (work / "floor").mkdir()  # configured as `tributary run` configures its instance
+        (work / "floor" / "dagster.yaml").write_text(
+            "telemetry:\n  enabled: false\npython_logs:\n  python_log_level: WARNING\n",
+            encoding="utf-8",
+        )
         baseline: list[float] = []
         times: dict[str, list[float]] = {name: [] for name, *_ in commands}
         for _ in range(rounds):
@@ -151,8 +173,7 @@ def main() -> None:
         ratio = t.median / base
         rounds = " ".join(f"{s / b:.2f}" for s, b in zip(t.rounds, baseline, strict=True))
         if t.target is None:
-            over = t.median > LARGE_SECONDS
-            target = f"<= {LARGE_SECONDS:.1f} s"
+            over, target = False, "-"
         else:
             over = ratio > t.target
             target = f"<= {t.target:.1f}x"

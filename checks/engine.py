@@ -90,11 +90,26 @@ def bind_condition(sql: str, types: Mapping[str, str | None]) -> None:
     """Bind the row condition `sql` (as the gate runs it) in DuckDB over columns of `types`
     (None: unknown). Raises ValueError with DuckDB's reason for an unknown function, SQL it
     cannot parse or a constant it refuses; type errors only when every column's type is known."""
+    # The answer depends on the condition and the columns' types only: a catalog's repeated
+    # conditions are bound once.
+    key = (sql, tuple(sorted(types.items())))
+    if key not in _CONDITIONS_REFUSED:
+        _CONDITIONS_REFUSED[key] = _condition_refusal(sql, types)
+    if (refused := _CONDITIONS_REFUSED[key]) is not None:
+        raise ValueError(refused)
+
+
+_CONDITIONS_REFUSED: dict[tuple[str, tuple[tuple[str, str | None], ...]], str | None] = {}
+"""Condition and column types -> DuckDB's refusal (None: bound), for this process."""
+
+
+def _condition_refusal(sql: str, types: Mapping[str, str | None]) -> str | None:
     con = scratch_connection()
     try:
         con.execute(f"SELECT coalesce(({sql}), true) FROM {_empty_relation(con, types)}").fetchall()
     except _TYPE_FREE_ERRORS as error:
-        raise ValueError(f"DuckDB, which runs the rule, refuses it: {_reason(error)}") from None
+        return f"DuckDB, which runs the rule, refuses it: {_reason(error)}"
     except duckdb.Error as error:
         if all(types.values()):
-            raise ValueError(f"DuckDB, which runs the rule, refuses it: {_reason(error)}") from None
+            return f"DuckDB, which runs the rule, refuses it: {_reason(error)}"
+    return None

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from checks.evaluate import SAMPLE_SIZE, count_failures
 from checks.rules import CompiledChecks, Rule
 from resources.duckdb_sql import quote
 from resources.errors import TributaryError
 from resources.uniqueness import KeyCounts, key_counts
+
+# checks.evaluate (pandera, narwhals, polars) loads with the first batch a gate judges.
 
 if TYPE_CHECKING:  # the catalog's model, read for its fields: the catalog imports this layer
     from platform_assets.config.base import TableConfig
@@ -108,6 +109,8 @@ class QualityGate:
         """Judge `batch`. `known` holds key counts already taken on it (by the writer, which
         resolves a merge's repeated keys first), so a `unique` rule on them is not counted
         again."""
+        from checks.evaluate import count_failures
+
         started = time.perf_counter()
         columns = _Columns(
             (str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE {batch}").fetchall()
@@ -167,6 +170,8 @@ class QualityGate:
     ) -> CheckOutcome:
         """Counted first (polars' `n_unique`); the repeated values and their rows are fetched
         only when there are some."""
+        from checks.evaluate import SAMPLE_SIZE
+
         assert rule.column is not None
         column = quote(rule.column)
         counts = counted.get((rule.column,)) or key_counts(con, batch, [rule.column])

@@ -4,20 +4,25 @@ Per-column value checks and `nullable` live in the pandera schema (with a `DataF
 own checks); SQL `expressions` are kept as SQL. `unique`, `dtype` and the table-level rules are
 answered by the warehouse with aggregates (see `checks.gate`). Every rule has a stable name,
 which is also the name of its Dagster asset check.
+
+The rules (names, severities, descriptions) are what definitions need; the pandera schema is
+built when a batch is first judged, so building a catalog's assets never loads pandera.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandera.polars as pa
-
-from checks.expressions import RowCondition, parse_condition
 from resources.naming import snake_case
 
 if TYPE_CHECKING:  # the catalog's models, read for their fields: the catalog imports this layer
+    import pandera.polars as pa
+
+    from checks.expressions import RowCondition
     from platform_assets.config.checks import ColumnChecks, TableChecks
 
 RuleKind = Literal["value", "not_null", "expression", "unique", "dtype", "table", "model"]
@@ -39,21 +44,45 @@ class Rule:
 
 @dataclass(frozen=True)
 class CompiledChecks:
-    schema: pa.DataFrameSchema
+    checks: TableChecks
     rules: tuple[Rule, ...]
-    expressions: tuple[tuple[str, RowCondition], ...] = ()
-    """The row-level SQL rules, by rule name."""
+    model: pa.DataFrameSchema | None = field(default=None, repr=False)
+    """The schema of the `DataFrameModel` the checks name, if any."""
+
+    @cached_property
+    def schema(self) -> pa.DataFrameSchema:
+        """The pandera schema of the column rules (and the named model's), built on first use."""
+        import pandera.polars as pa
+
+        columns = {
+            name: pa.Column(nullable=spec.nullable, checks=value_checks(name, spec, []), name=name)
+            for name, spec in self.checks.columns.items()
+        }
+        schema = pa.DataFrameSchema(columns)
+        return schema if self.model is None else _merge(schema, self.model)
+
+    @cached_property
+    def expressions(self) -> tuple[tuple[str, RowCondition], ...]:
+        """The row-level SQL rules, by rule name, parsed on first use."""
+        from checks.expressions import parse_condition
+
+        return tuple((e.name, parse_condition(e.expr)) for e in self.checks.expressions)
 
     def rule(self, name: str) -> Rule:
         return next(r for r in self.rules if r.name == name)
 
 
 def compile_checks(checks: TableChecks) -> CompiledChecks:
+    """The rules of `checks`, each named as its asset check; the pandera schema that runs the
+    column rules is built when first asked for. Raises ValueError when two rules share a name
+    or the named `DataFrameModel` cannot be imported."""
     rules: list[Rule] = []
-    columns: dict[str, pa.Column] = {}
     for name, spec in checks.columns.items():
         label = rule_label(name)
-        column_checks = value_checks(name, spec, rules)
+        rules.extend(
+            Rule(f"{label}_{suffix}", "value", spec.severity, description, name)
+            for suffix, description, _check in _value_rules(name, spec)
+        )
         if not spec.nullable:
             rules.append(
                 Rule(f"{label}_not_null", "not_null", spec.severity, f"{name} is never null", name)
@@ -72,8 +101,6 @@ def compile_checks(checks: TableChecks) -> CompiledChecks:
                     name,
                 )
             )
-        columns[name] = pa.Column(nullable=spec.nullable, checks=column_checks, name=name)
-    expressions = []
     for expression in checks.expressions:
         rules.append(
             Rule(
@@ -83,45 +110,58 @@ def compile_checks(checks: TableChecks) -> CompiledChecks:
                 f"every row satisfies: {expression.expr}",
             )
         )
-        expressions.append((expression.name, parse_condition(expression.expr)))
     rules.extend(_table_rules(checks))
-    schema = pa.DataFrameSchema(columns)
+    model = None
     if checks.schema_model:
-        model_schema = load_model(checks.schema_model)
-        rules.extend(_model_rules(model_schema))
-        schema = _merge(schema, model_schema)
+        model = load_model(checks.schema_model)
+        rules.extend(_model_rules(model))
     names = [r.name for r in rules]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ValueError(f"checks: two rules are named {', '.join(repeated)}")
-    return CompiledChecks(schema=schema, rules=tuple(rules), expressions=tuple(expressions))
+    return CompiledChecks(checks=checks, rules=tuple(rules), model=model)
+
+
+def _value_rules(name: str, spec: ColumnChecks) -> list[tuple[str, str, Callable[[], pa.Check]]]:
+    """Column `name`'s value rules: (suffix, description, the pandera built-in that runs it,
+    made when called)."""
+    found: list[tuple[str, str, Callable[[], pa.Check]]] = []
+    if (low := spec.min) is not None:
+        found.append(("min", f"{name} >= {low:g}", lambda: _pa().Check.ge(low)))
+    if (high := spec.max) is not None:
+        found.append(("max", f"{name} <= {high:g}", lambda: _pa().Check.le(high)))
+    if (isin := spec.isin) is not None:
+        allowed = ", ".join(map(str, isin))
+        found.append(("isin", f"{name} is one of {allowed}", lambda: _pa().Check.isin(list(isin))))
+    if (pattern := spec.regex) is not None:
+        found.append(("regex", f"{name} matches {pattern}", lambda: _str_matches(pattern)))
+    if (bounds := spec.str_length) is not None:
+        shortest, longest = bounds.min, bounds.max
+        if shortest == longest:
+            # One comparison: a range makes DuckDB compute each value's length twice.
+            length = f"{name} has length {shortest}"
+            found.append(
+                ("str_length", length, lambda: _pa().Check.str_length(exact_value=shortest))
+            )
+        else:
+            length = f"{name} has length {shortest or 0}..{'any' if longest is None else longest}"
+            found.append(("str_length", length, lambda: _pa().Check.str_length(shortest, longest)))
+    return found
+
+
+def _pa() -> Any:
+    """pandera's polars API, imported when the first check is made."""
+    import pandera.polars as pa
+
+    return pa
 
 
 def value_checks(name: str, spec: ColumnChecks, rules: list[Rule]) -> list[pa.Check]:
     """The pandera built-ins for column `name`'s value rules, each named `<name>_<rule>`; their
     `Rule`s are appended to `rules`."""
-    found: list[tuple[str, str, pa.Check]] = []
-    if spec.min is not None:
-        found.append(("min", f"{name} >= {spec.min:g}", pa.Check.ge(spec.min)))
-    if spec.max is not None:
-        found.append(("max", f"{name} <= {spec.max:g}", pa.Check.le(spec.max)))
-    if spec.isin is not None:
-        allowed = ", ".join(map(str, spec.isin))
-        found.append(("isin", f"{name} is one of {allowed}", pa.Check.isin(list(spec.isin))))
-    if spec.regex is not None:
-        found.append(("regex", f"{name} matches {spec.regex}", _str_matches(spec.regex)))
-    if spec.str_length is not None:
-        low, high = spec.str_length.min, spec.str_length.max
-        if low == high:
-            # One comparison: a range makes DuckDB compute each value's length twice.
-            length = f"{name} has length {low}"
-            check = pa.Check.str_length(exact_value=low)
-        else:
-            length = f"{name} has length {low or 0}..{'any' if high is None else high}"
-            check = pa.Check.str_length(low, high)
-        found.append(("str_length", length, check))
     checks = []
-    for suffix, description, check in found:
+    for suffix, description, make in _value_rules(name, spec):
+        check = make()
         check.name = f"{rule_label(name)}_{suffix}"
         rules.append(Rule(check.name, "value", spec.severity, description, name))
         checks.append(check)
@@ -132,6 +172,8 @@ def _str_matches(pattern: str) -> pa.Check:
     """pandera's `str_matches`, without its test compile by Python's `re`: DuckDB runs the
     pattern, with RE2's syntax (`\\p{Greek}` is RE2's, look-arounds are Python's only), and
     the catalog has had DuckDB compile it."""
+    import pandera.polars as pa
+
     check: pa.Check = pa.Check.from_builtin_check_name(
         "str_matches",
         {},
@@ -203,6 +245,8 @@ def rule_name(column: str | None, check: pa.Check) -> str:
 
 def load_model(path: str) -> pa.DataFrameSchema:
     """The schema of a pandera `DataFrameModel` named `package.module:Model`."""
+    import pandera.polars as pa
+
     module_name, _, attribute = path.partition(":")
     try:
         model = getattr(importlib.import_module(module_name), attribute)
@@ -231,5 +275,7 @@ def _model_rules(schema: pa.DataFrameSchema) -> list[Rule]:
 
 
 def _merge(schema: pa.DataFrameSchema, model: pa.DataFrameSchema) -> pa.DataFrameSchema:
+    import pandera.polars as pa
+
     columns = {**schema.columns, **model.columns}
     return pa.DataFrameSchema(columns, checks=[*schema.checks, *model.checks])

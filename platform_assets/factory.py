@@ -16,8 +16,7 @@ from dagster import (
 )
 
 from checks.asset_checks import check_specs
-from checks.gate import QualityGate
-from checks.rules import compile_checks
+from checks.rules import CompiledChecks, compile_checks
 from platform_assets.config.base import SourceConfig, TableConfig
 from platform_assets.loading import (
     EXPECTED_ERRORS,
@@ -44,6 +43,15 @@ RunTable = Callable[
 """A kind's own load of a table that `run_load` cannot do (change capture acknowledges its
 source after the commit), or None to load it as usual. Given the run's context, the warehouse,
 the kind's reader resource, the source, the table and its gate; raises `SourceLoadError`."""
+
+
+def _gate(source: SourceConfig, table: TableConfig, rules: CompiledChecks) -> Gate | None:
+    """The table's quality gate; None without rules (the gate's engine then never loads)."""
+    if not rules.rules:
+        return None
+    from checks.gate import QualityGate
+
+    return QualityGate(source.name, table, rules)
 
 
 def freshness_policy(source: SourceConfig) -> FreshnessPolicy | None:
@@ -116,7 +124,7 @@ def build_source_assets(
             try:
                 try:  # preparing the load is part of the table's load: its errors are its own
                     rules = compiled[key]
-                    gate = QualityGate(source.name, table, rules) if rules.rules else None
+                    gate = _gate(source, table, rules)
                     extract = extract_for(reader, source, table)
                 except EXPECTED_ERRORS as error:
                     raise_table_failure(source.name, table.name, error)

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import sqlglot
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -19,7 +18,6 @@ from dagster import (
     MaterializeResult,
     asset,
 )
-from sqlglot import exp
 
 from resources.duckdb_sql import quote
 from resources.warehouse import Warehouse, new_load_id
@@ -48,6 +46,9 @@ class Model:
 
 def model_inputs(sql: str) -> tuple[AssetKey, ...]:
     """The `schema.table` references of one SELECT statement, as asset keys, sorted."""
+    import sqlglot  # loads with the first model read
+    from sqlglot import exp
+
     try:
         statements = sqlglot.parse(sql, dialect="duckdb")
     except sqlglot.errors.ParseError as error:

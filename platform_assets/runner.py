@@ -6,26 +6,21 @@ import contextlib
 import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from dagster import (
-    AssetKey,
-    DagsterEvent,
-    DagsterEventType,
-    DagsterInstance,
-    execute_job,
-    reconstructable,
-)
+from dagster import AssetKey, DagsterEvent, DagsterEventType, DagsterInstance
 
 from platform_assets import settings
 from platform_assets.catalog import Catalog
 from platform_assets.config.base import SourceConfig
-from platform_assets.external_models import load_external_models
-from platform_assets.jobs import all_assets_job
 from platform_assets.loading import failed_table_lines, full_refresh_tag
-from platform_assets.models import Model, load_models
-from platform_assets.platform import INGEST_JOB, build_definitions, default_warehouse
-from resources.warehouse import Warehouse
+from platform_assets.platform import build_run_job, default_warehouse
+
+# The models load when a run brings its downstream models (SQL parsing, the external models'
+# gate); the multiprocess executor when a run asks for several processes.
+if TYPE_CHECKING:
+    from platform_assets.models import Model
+    from resources.warehouse import Warehouse
 
 _INTERRUPTED = frozenset({"DagsterExecutionInterruptedError", "KeyboardInterrupt"})
 """What a step raises when the run is interrupted (SIGINT, a termination): Dagster's own error,
@@ -159,6 +154,30 @@ def _landed(warehouse: Warehouse) -> set[AssetKey]:
     return {AssetKey([schema, table]) for schema, table in rows}
 
 
+def _downstream(
+    catalog: Catalog, keys: Sequence[AssetKey], resources: Mapping[str, Any] | None
+) -> list[AssetKey]:
+    """The outputs of the models (SQL, then external) a run of the tables `keys` brings up to
+    date: those reading them, directly or through other models, whose other inputs the
+    warehouse holds."""
+    models_dir = settings.models_dir(catalog.directory)
+    if not models_dir.is_dir():
+        return []
+    from platform_assets.external_models.config import load_external_models
+    from platform_assets.models import load_models
+
+    warehouse = (resources or {}).get("warehouse") or default_warehouse()
+    landed = _landed(warehouse)
+    chosen = downstream_models(load_models(models_dir), keys, landed)
+    reached = [*keys, *chosen]
+    for external in load_external_models(models_dir):
+        inputs = external.inputs
+        if set(reached).intersection(inputs) and all(k in reached or k in landed for k in inputs):
+            chosen += list(external.keys)
+            reached += list(external.keys)
+    return chosen
+
+
 def run_sources(
     catalog: Catalog,
     sources: Sequence[SourceConfig],
@@ -181,15 +200,10 @@ def run_sources(
     """
     tags = full_refresh_tag(full_refresh)
     keys = [AssetKey([s.name, t.name]) for s in sources for t in s.tables]
+    models: list[AssetKey] = []
     if with_models:
-        warehouse = (resources or {}).get("warehouse") or default_warehouse()
-        models_dir = settings.models_dir(catalog.directory)
-        landed = _landed(warehouse)
-        keys += downstream_models(load_models(models_dir), keys, landed)
-        for external in load_external_models(models_dir):
-            inputs = external.inputs
-            if set(keys).intersection(inputs) and all(k in keys or k in landed for k in inputs):
-                keys += list(external.keys)
+        models = _downstream(catalog, keys, resources)
+        keys += models
     run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     celery = settings.executor_name() == "celery"
     if workers > 1 or celery:
@@ -197,6 +211,10 @@ def run_sources(
             raise ValueError("resources cannot be overridden for a multiprocess run")
         if not celery:  # Celery's workers decide how many steps run at once
             run_config["execution"] = {"config": {"multiprocess": {"max_concurrent": workers}}}
+        from dagster import execute_job, reconstructable
+
+        from platform_assets.jobs import all_assets_job
+
         with execute_job(
             reconstructable(all_assets_job),
             instance=instance or DagsterInstance.get(),
@@ -206,7 +224,9 @@ def run_sources(
             tags=tags,
         ) as result:
             return report_of(result)
-    job = build_definitions(catalog, resources).resolve_job_def(INGEST_JOB)
+    # Only the chosen sources and their models are built: a run of one source of a large
+    # catalog builds one source's assets, not the catalog's.
+    job = build_run_job(catalog, sources, models, resources)
     return report_of(
         job.execute_in_process(
             instance=instance or DagsterInstance.get(),

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import requests
 from dagster import ConfigurableResource
 from filelock import FileLock
 from pydantic import Field
@@ -25,6 +24,8 @@ _VOLATILE = re.compile(r"\b[0-9a-f]{6,}\b|\d+", re.I)
 
 def is_transient(error: BaseException) -> bool:
     """A failure worth retrying: no connection, a timeout, a 5xx or a 429."""
+    import requests  # loads when a webhook is posted to
+
     if isinstance(error, requests.HTTPError) and error.response is not None:
         return error.response.status_code == 429 or error.response.status_code >= 500
     return isinstance(error, requests.ConnectionError | requests.Timeout)
@@ -80,6 +81,8 @@ class AlertSink(ConfigurableResource):
         return alert
 
     def _post(self, url: str, alert: dict[str, Any]) -> None:
+        import requests  # loads when a webhook is posted to
+
         retrying = Retrying(
             retry=retry_if_exception(is_transient),
             stop=stop_after_attempt(self.webhook_attempts),

@@ -7,6 +7,7 @@ command Dagster's start-up.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -14,6 +15,7 @@ from croniter import croniter
 _FEBRUARY = 2
 
 
+@lru_cache(maxsize=4096)  # a catalog repeats a few schedules over many sources
 def is_valid_cron(value: str) -> bool:
     """True if `value` is a five-field cron string that Dagster schedules accept (no seconds
     field, no day that never comes such as `0 0 30 2 *`)."""

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import pyarrow as pa
-import pyarrow.compute as pc
+if TYPE_CHECKING:  # Arrow loads with the first column whose maximum is asked for
+    import pyarrow as pa
 
 
 def parse_timestamp(value: str) -> datetime | None:
@@ -101,6 +101,9 @@ def later(a: str | None, b: str | None) -> str | None:
 def column_maximum(column: pa.ChunkedArray | pa.Array) -> str | None:
     """The latest non-null value of a batch column as a cursor (timestamps as instants, in UTC;
     text that reads as ISO-8601 timestamps likewise), or None when it holds none."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if len(column) == 0:
         return None
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
@@ -126,6 +129,8 @@ def _latest(moments: Iterable[datetime]) -> str | None:
 
 def _timestamp(scalar: pa.TimestampScalar) -> datetime:
     """The scalar as a datetime, computed here: pyarrow's own `as_py` may look for pandas."""
+    import pyarrow as pa
+
     unit, zone = scalar.type.unit, scalar.type.tz
     ticks = int(scalar.cast(pa.int64()).as_py())
     micros = {"s": ticks * 1_000_000, "ms": ticks * 1000, "us": ticks, "ns": ticks // 1000}[unit]

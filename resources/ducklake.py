@@ -23,14 +23,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import psycopg
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_random_exponential
 
 from resources.duckdb_extensions import load_extension, offline_config
 from resources.duckdb_sql import literal, quote
+
+if TYPE_CHECKING:  # the PostgreSQL driver loads for a DuckLake catalog in PostgreSQL only
+    import psycopg
 
 PREFIX = "ducklake:"
 POSTGRES_PREFIX = "ducklake:postgres:"
@@ -84,6 +86,8 @@ class Lake:
         """An in-memory DuckDB connection with the lake attached as `lake` and in use, its
         extensions loaded offline (see `resources.duckdb_extensions`). Raises
         ExtensionUnavailableError or duckdb.Error."""
+        import psycopg
+
         config: dict[str, Any] = offline_config()
         if memory_limit is not None:
             config["memory_limit"] = memory_limit
@@ -185,6 +189,8 @@ def writer_locks(dsn: str, table: str | None, timeout: float) -> Iterator[psycop
     """Hold the writer's advisory locks in the catalog database for the block: the table's
     (exclusive, waiting at most `timeout` seconds, else LockTimeout) when `table` is given, and
     the sweep lock shared. Yields the PostgreSQL session; see `sweep_if_alone`."""
+    import psycopg
+
     with psycopg.connect(dsn, autocommit=True) as pg:
         if table is not None:
             key = _key(f"tributary:table:{table}")

@@ -28,9 +28,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
-import pyarrow as pa
+if TYPE_CHECKING:  # Arrow loads with the records it renames
+    import pyarrow as pa
+
 
 ColumnNaming = Literal["snake_case", "keep"]
 CONVENTIONS: tuple[str, ...] = get_args(ColumnNaming)
@@ -161,6 +163,8 @@ def normalized_records(table: pa.Table, naming: ColumnNaming) -> tuple[pa.Table,
     they will be flattened: `{"user_info__first_name": "userInfo.firstName"}`. Raises
     ColumnNameClash naming both keys (and the object holding them) when two land as one.
     """
+    import pyarrow as pa
+
     names = table.column_names
     landed = _level(names, naming, "")
     source_names: dict[str, str] = {}
@@ -192,6 +196,8 @@ def _renamed_type(
 ) -> pa.DataType:
     """`kind` with every struct field renamed; renamed fields of structs (not of objects in
     lists, which become child tables) are added to `source_names` by flattened name."""
+    import pyarrow as pa
+
     if pa.types.is_struct(kind):
         fields = [kind.field(i) for i in range(kind.num_fields)]
         names = _level([f.name for f in fields], naming, f"in {where!r}")
@@ -213,6 +219,8 @@ def _renamed_type(
 
 
 def _view(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
+    import pyarrow as pa
+
     return pa.chunked_array([chunk.view(kind) for chunk in column.chunks], kind)
 
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 if TYPE_CHECKING:
     from checks.gate import Verdict
@@ -59,6 +58,8 @@ def record_verdict(
         return int(row[0]) if row else 0
     if not verdict.quarantine:
         return 0
+    import pyarrow as pa  # loads only when there are rows to record
+
     rows = pa.table(
         {
             "row_id": pa.array(list(verdict.quarantine), pa.int64()),
@@ -138,6 +139,8 @@ def record_dead_letters(
     delivered again after a crash is recorded once). Returns how many were given."""
     if not letters:
         return 0
+    import pyarrow as pa  # loads only when there are rows to record
+
     rows = pa.table(
         {
             "message_id": pa.array([d.message_id for d in letters], pa.string()),

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
-import polars as pl
 
 from resources.duckdb_sql import column_list
 
@@ -26,6 +25,8 @@ class KeyCounts:
 
 def key_counts(con: duckdb.DuckDBPyConnection, relation: str, columns: Sequence[str]) -> KeyCounts:
     """Count the rows of `relation` (quoted SQL) whose `columns` are null or repeated."""
+    import polars as pl  # loads with the first key it counts
+
     keys = con.execute(f"SELECT {column_list(columns)} FROM {relation}").pl()
     null_rows = keys.select(pl.any_horizontal(pl.all().is_null()).sum()).item()
     present = keys.drop_nulls()

@@ -18,10 +18,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeGuard, TypeVar, cast
 
 import duckdb
-import pyarrow as pa
 from dagster import ConfigurableResource
 from filelock import FileLock
 from pydantic import Field, field_validator, model_validator
@@ -100,8 +99,20 @@ class Gate(Protocol):
     ) -> Verdict: ...
 
 
-StagedData: TypeAlias = duckdb.DuckDBPyRelation | pa.Table | pa.RecordBatchReader
-_STAGED_TYPES = (duckdb.DuckDBPyRelation, pa.Table, pa.RecordBatchReader)
+if TYPE_CHECKING:  # Arrow loads with the first remote batch staged; local files need none
+    import pyarrow as pa
+
+StagedData: TypeAlias = "duckdb.DuckDBPyRelation | pa.Table | pa.RecordBatchReader"
+
+
+def _is_arrow(part: object) -> TypeGuard[pa.Table | pa.RecordBatchReader]:
+    """Whether `part` is an Arrow table or stream (pyarrow is loaded if the caller made one)."""
+    import sys
+
+    arrow = sys.modules.get("pyarrow")
+    return arrow is not None and isinstance(part, arrow.Table | arrow.RecordBatchReader)
+
+
 STAGED_TABLE = "staged"
 CONFLICT_ATTEMPTS = 20
 """How often a transaction that lost a DuckLake commit conflict is run again."""
@@ -161,7 +172,9 @@ def in_transaction(
 def _null_columns(part: StagedData, described: list[tuple[str, str]]) -> set[str]:
     """The part's columns that hold only nulls by their type: Arrow's null type (which DuckDB
     reads as INTEGER) or DuckDB's NULL."""
-    if isinstance(part, pa.Table | pa.RecordBatchReader):
+    if _is_arrow(part):
+        import pyarrow as pa
+
         return {f.name for f in part.schema if pa.types.is_null(f.type)}
     return {name for name, kind in described if is_null_type(kind)}
 
@@ -331,7 +344,8 @@ class Load:
     def stage(self, data: StagedData | Iterable[StagedData]) -> None:
         """Copy a batch (a relation on `self.connection`, Arrow data, or an iterable of those)
         into the staging file. Columns new in a later part are added; missing ones stay null."""
-        parts = [data] if isinstance(data, _STAGED_TYPES) else data
+        single = isinstance(data, duckdb.DuckDBPyRelation) or _is_arrow(data)
+        parts = [data] if single else cast(Iterable[StagedData], data)
         for part in parts:
             self._stage_part(part)
 
@@ -341,7 +355,7 @@ class Load:
         A column that holds only nulls in a part (Arrow's null type, DuckDB's NULL) is no evidence
         of a type: it is staged as a placeholder until a part brings values, and the commit lands
         it as null in the stored column, or not at all where none is stored."""
-        if isinstance(part, pa.Table | pa.RecordBatchReader) and not part.schema.names:
+        if _is_arrow(part) and not part.schema.names:
             return  # a part with no columns carries no rows either
         con, view = self.connection, "__part"
         if isinstance(part, duckdb.DuckDBPyRelation):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from dagster import (
     AssetKey,
-    AssetSelection,
     DefaultSensorStatus,
     RunRequest,
     SensorDefinition,
@@ -26,6 +26,11 @@ from dagster import (
 from platform_assets.config.base import SourceConfig
 from platform_assets.files_kind.config import FilesSource, FileTable
 from platform_assets.files_kind.reader import FileReader, FileReadError
+
+if TYPE_CHECKING:  # what `define_asset_job` returns; Dagster exports it under no public name
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
 
 FileVersions = dict[str, list[int]]
 """Path → [size in bytes, modification time in ns]."""
@@ -57,12 +62,15 @@ def _changes(
         yield table, current, changed
 
 
-def build_file_arrival_sensor(source: FilesSource, reader: FileReader) -> SensorDefinition:
-    keys = [AssetKey([source.name, t.name]) for t in source.tables]
+def build_file_arrival_sensor(
+    source: FilesSource, reader: FileReader, job: UnresolvedAssetJobDefinition
+) -> SensorDefinition:
+    """The source's sensor: its run requests launch `job` (a job of every table, shared by
+    every sensor and schedule) with the changed tables as the asset selection."""
 
     @sensor(
         name=sensor_name(source),
-        target=AssetSelection.assets(*keys),
+        job=job,
         minimum_interval_seconds=30,
         description=f"Runs {source.name}'s tables when a matching file is new or changed.",
         default_status=DefaultSensorStatus.RUNNING,
@@ -96,10 +104,10 @@ def build_file_arrival_sensor(source: FilesSource, reader: FileReader) -> Sensor
 
 
 def build_file_arrival_sensors(
-    sources: tuple[SourceConfig, ...], reader: FileReader
+    sources: tuple[SourceConfig, ...], reader: FileReader, job: UnresolvedAssetJobDefinition
 ) -> list[SensorDefinition]:
     return [
-        build_file_arrival_sensor(source, reader)
+        build_file_arrival_sensor(source, reader, job)
         for source in sources
         if isinstance(source, FilesSource) and source.trigger == "on_arrival"
     ]

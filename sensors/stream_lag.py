@@ -7,7 +7,7 @@ With the source's `lag_alert`, it alerts once when the lag passes it while growi
 it is back under it (the cursor keeps the last lag and whether an alert is open)."""
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AssetKey,
@@ -28,6 +28,11 @@ from platform_assets.stream_kind.config import StreamSource, StreamTable
 from resources.alerts import AlertSink
 from resources.streams.base import BrokerError
 
+if TYPE_CHECKING:  # what `define_asset_job` returns; Dagster exports it under no public name
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
+
 ACTIVE = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -41,13 +46,17 @@ def sensor_name(source: SourceConfig, table: StreamTable) -> str:
     return f"{source.name}__{table.name}_stream"
 
 
-def build_stream_sensor(source: StreamSource, table: StreamTable) -> SensorDefinition:
+def build_stream_sensor(
+    source: StreamSource, table: StreamTable, job: "UnresolvedAssetJobDefinition"
+) -> SensorDefinition:
+    """The table's sensor: its run requests launch `job` (a job of every table, shared by
+    every sensor and schedule) selecting the table."""
     key = AssetKey([source.name, table.name])
     name = f"{source.name}.{table.name}"
 
     @sensor(
         name=sensor_name(source, table),
-        target=[key],
+        job=job,
         minimum_interval_seconds=max(1, int(source.sensor_interval.total_seconds())),
         description=f"Runs {name} while messages wait on {table.stream!r}.",
         default_status=DefaultSensorStatus.RUNNING,
@@ -135,9 +144,11 @@ def _alert(
     return was
 
 
-def build_stream_sensors(sources: tuple[SourceConfig, ...]) -> list[SensorDefinition]:
+def build_stream_sensors(
+    sources: tuple[SourceConfig, ...], job: "UnresolvedAssetJobDefinition"
+) -> list[SensorDefinition]:
     return [
-        build_stream_sensor(source, table)
+        build_stream_sensor(source, table, job)
         for source in sources
         if isinstance(source, StreamSource) and source.trigger == "continuous"
         for table in source.tables

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from checks.expressions import parse_condition
 from platform_assets.config.types import (
     CatalogModel,
     ColumnName,
@@ -95,6 +94,8 @@ def _one_kind(values: tuple[str | int | float | bool, ...]) -> None:
 
 
 def _row_condition(sql: str) -> str:
+    from checks.expressions import parse_condition  # sqlglot loads for a catalog with SQL rules
+
     parse_condition(sql)
     return sql
 
@@ -159,6 +160,7 @@ class TableChecks(CatalogModel):
         if not self.expressions:
             return self
         from checks.engine import bind_condition
+        from checks.expressions import parse_condition
 
         for index, expression in enumerate(self.expressions):
             condition = parse_condition(expression.expr)

@@ -8,19 +8,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-import requests
 from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, model_validator
-from requests.auth import AuthBase, HTTPBasicAuth
 
 from platform_assets.config.env import check_references
 from platform_assets.config.jsonpath import JsonPath
 from platform_assets.config.types import CatalogModel, Duration
 from resources.env import interpolate
 from resources.redaction import Redactor
-from resources.rest.auth import ApiKey, Bearer, ClientCredentials
-from resources.rest.client import ClientSettings, RestClient
+
+# The HTTP client (requests, its rate limiter) loads when a run opens one: listing and
+# validating a catalog reads these models only.
+if TYPE_CHECKING:
+    import requests
+    from requests.auth import AuthBase
+
+    from resources.rest.client import ClientSettings, RestClient
 
 
 class ApiKeyAuth(CatalogModel):
@@ -172,6 +176,10 @@ def _auth_factory(
         return value
 
     def build(post: Callable[..., requests.Response], timeout: float) -> AuthBase:
+        from requests.auth import HTTPBasicAuth
+
+        from resources.rest.auth import ApiKey, Bearer, ClientCredentials
+
         if isinstance(auth, ApiKeyAuth):
             return ApiKey(auth.name, secret(auth.value), auth.location)
         if isinstance(auth, BearerAuth):
@@ -194,6 +202,8 @@ def _auth_factory(
 def client_settings(config: ClientConfig, redact: Redactor) -> ClientSettings:
     """The plain settings of `config`; the `${VAR}` secrets of its auth and headers are
     resolved by the client, and given to `redact`."""
+    from resources.rest.client import ClientSettings
+
     auth = config.auth
     api_key = auth if isinstance(auth, ApiKeyAuth) else None
     rate = config.rate_limit
@@ -223,6 +233,8 @@ def open_client(
     """A client for one run, from the catalog's `client:` settings (close it when done).
     Raises `RestError` for an unset variable of the headers, `MissingVariableError` for one of
     the auth."""
+    from resources.rest.client import RestClient
+
     return RestClient(client_settings(config, redact), redact, cache_path, secret_params)
 
 

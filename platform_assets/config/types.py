@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,6 +55,7 @@ def _duration(value: Any) -> timedelta:
     )
 
 
+@lru_cache(maxsize=4096)  # a catalog names the same few types in many tables
 def _duckdb_type(value: str) -> str:
     """The type as DuckDB spells it (`int` is INTEGER, `text` VARCHAR), checked by DuckDB's own
     parser."""

@@ -147,7 +147,8 @@ def test_a_schedule_tick_is_recorded_in_postgres(
     assert _ticks(pg_instance, "crm_schedule") == [(TickStatus.SUCCESS, 1)]
     [run] = pg_instance.get_runs(RunsFilter(tags={"dagster/schedule_name": "crm_schedule"}))
     assert run.status == DagsterRunStatus.QUEUED  # the daemon's queue launches it
-    assert run.job_name.endswith("crm_schedule")
+    assert run.job_name == INGEST_JOB  # with the source's tables as its selection
+    assert run.asset_selection and {k.path[0] for k in run.asset_selection} == {"crm"}
 
 
 def test_a_sensor_tick_is_recorded_in_postgres(

@@ -33,3 +33,92 @@ def _modules_after(args: list[str], code: int, env: dict[str, str]) -> str:
 
 def test_tributary_sources_does_not_import_dagster() -> None:
     assert _modules_after(["sources"], 0, {}) == "[]"
+
+
+_RUN_PROBE = """
+import sys
+from platform_assets.cli import app
+try:
+    app(["run", "--source", "one"])
+except SystemExit as done:
+    assert done.code in (0, None), done.code
+kinds = ("files", "rest", "python", "sql", "stream")
+loaded = [k for k in kinds if f"platform_assets.{k}_kind" in sys.modules]
+heavy = [m for m in ("pandera", "polars", "pyarrow", "sqlglot", "requests", "psycopg")
+         if m in sys.modules]
+print(sorted(loaded), heavy)
+"""
+
+
+def _files_catalog(root: Path) -> dict[str, str]:
+    """A catalog of two files sources without checks: `one` (one row) and `two`."""
+    (root / "catalog").mkdir()
+    for name in ("one", "two"):
+        (root / "catalog" / f"{name}.yaml").write_text(
+            f"name: {name}\nkind: files\ntables:\n  - name: rows\n    path: {name}.csv\n",
+            encoding="utf-8",
+        )
+        (root / f"{name}.csv").write_text("id,name\n1,a\n", encoding="utf-8")
+    return {
+        "TRIBUTARY_ROOT": str(root),
+        "TRIBUTARY_CATALOG": str(root / "catalog"),
+        "TRIBUTARY_WAREHOUSE": str(root / "warehouse.duckdb"),
+        "TRIBUTARY_MODELS": str(root / "models"),
+        "DAGSTER_HOME": str(root / "dagster"),
+    }
+
+
+def test_a_run_of_a_files_source_loads_no_other_kind_nor_what_it_does_not_use(
+    tmp_path: Path,
+) -> None:
+    """A run of a files source without checks needs DuckDB and Dagster: no other kind's
+    folder (their clients and drivers), no quality engine, no Arrow, no SQL parser."""
+    env = _files_catalog(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_PROBE],
+        env={**os.environ, "PYTHONPATH": str(PROJECT), **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "1 row landed" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "['files'] []"
+
+
+_VALIDATE_PROBE = """
+import sys
+from platform_assets.cli import app
+try:
+    app(["validate"])
+except SystemExit as done:
+    assert done.code in (0, None), done.code
+kinds = ("files", "rest", "python", "sql", "stream")
+loaded = [k for k in kinds if f"platform_assets.{k}_kind" in sys.modules]
+heavy = [m for m in ("pandera", "polars", "pyarrow", "sqlglot", "requests", "psycopg")
+         if m in sys.modules]
+print(sorted(loaded), heavy)
+"""
+
+
+def test_validating_a_files_catalog_builds_its_definitions_without_what_it_does_not_use(
+    tmp_path: Path,
+) -> None:
+    """Range and null rules become asset checks by name: validating them builds the Dagster
+    definitions without the quality engine (pandera), another kind's folder, Arrow or the SQL
+    parser (no SQL rule, no model)."""
+    env = _files_catalog(tmp_path)
+    (tmp_path / "catalog" / "one.yaml").write_text(
+        "name: one\nkind: files\nschedule: '0 5 * * *'\ntables:\n  - name: rows\n"
+        "    path: one.csv\n    checks:\n      columns:\n"
+        "        id: {nullable: false, min: 0, max: 10}\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _VALIDATE_PROBE],
+        env={**os.environ, "PYTHONPATH": str(PROJECT), **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "2 sources, 2 tables, valid" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "['files'] []"

@@ -8,7 +8,7 @@ from dagster import AssetKey, build_schedule_context
 from typer.testing import CliRunner
 
 from platform_assets.cli import app
-from platform_assets.platform import build_definitions
+from platform_assets.platform import INGEST_JOB, build_definitions
 from sensors.schedules import next_run
 from tests.conftest import Project
 
@@ -43,16 +43,38 @@ def test_a_scheduled_source_gets_a_schedule_of_its_tables(project: Project) -> N
     schedule = defs.resolve_schedule_def("crm_schedule")
     assert schedule.cron_schedule == "0 5 * * *"
     assert schedule.execution_timezone == "Europe/Paris"
-    job = defs.resolve_job_def(schedule.job_name)
-    assert set(job.asset_layer.selected_asset_keys) == {
-        AssetKey(["crm", "customers"]),
-        AssetKey(["crm", "accounts"]),
-    }
     with build_schedule_context(
         scheduled_execution_time=datetime(2026, 1, 1, 4, tzinfo=UTC)
     ) as context:
         requests = schedule.evaluate_tick(context).run_requests
     assert requests is not None and len(requests) == 1
+    assert set(requests[0].asset_selection or ()) == {
+        AssetKey(["crm", "customers"]),
+        AssetKey(["crm", "accounts"]),
+    }
+    assert requests[0].tags["tributary/source"] == "crm"
+
+
+def test_every_schedule_launches_the_one_job_of_all_tables(project: Project) -> None:
+    """A job per schedule would be resolved against every asset of the catalog: definitions
+    of a catalog of N scheduled sources would cost N times the catalog."""
+    _catalog(project)
+    project.source(
+        "erp",
+        """
+        name: erp
+        kind: files
+        schedule: "0 6 * * *"
+        tables: [{name: orders, path: in/o.csv}]
+        """,
+    )
+    defs = build_definitions(project.catalog(), project.resources())
+
+    assert {s.job_name for s in defs.schedules} == {INGEST_JOB}
+    assert {job.name for job in defs.get_repository_def().get_all_jobs()} == {
+        INGEST_JOB,
+        "__ASSET_JOB",
+    }
 
 
 def test_next_run_follows_the_source_time_zone(project: Project, tmp_path: Path) -> None:

@@ -132,10 +132,11 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.5)
         yield base
     finally:
-        # `dagster dev` answers Ctrl-C (not SIGTERM); whatever of its group is left is killed.
+        # `dagster dev` answers Ctrl-C (not SIGTERM) but takes its time over a temporary
+        # instance nobody reads again: whatever of its group is left after a moment is killed.
         os.killpg(process.pid, signal.SIGINT)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
+            process.wait(timeout=3)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
