@@ -205,7 +205,7 @@ def test_ctrl_c_during_a_duckdb_query_is_an_interrupt_not_a_table_failure() -> N
         [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert query.stdout is not None and query.stdout.readline().strip() == "querying"
-    time.sleep(1)
+    _wait_until_busy(query.pid)
 
     query.send_signal(signal.SIGINT)
     stdout, stderr = query.communicate(timeout=60)
@@ -214,6 +214,20 @@ def test_ctrl_c_during_a_duckdb_query_is_an_interrupt_not_a_table_failure() -> N
         "RuntimeError: Query interrupted",
         "KeyboardInterrupt: Query interrupted",
     ], stderr
+
+
+def _wait_until_busy(pid: int, cpu_seconds: float = 0.3, timeout: float = 60) -> None:
+    """Wait until process `pid` has spent `cpu_seconds` more of CPU: on a busy machine a fixed
+    sleep can end before the query starts, and the signal then stops Python, not DuckDB."""
+
+    def cpu() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    start, deadline = cpu(), time.monotonic() + timeout
+    while cpu() - start < cpu_seconds:
+        assert time.monotonic() < deadline, "the query never started"
+        time.sleep(0.05)
 
 
 def test_any_other_error_is_the_tables_failure_named_with_its_type() -> None:
