@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import psycopg
 from dagster import (
     AssetKey,
     AssetObservation,
@@ -27,11 +26,8 @@ from dagster import (
 )
 
 from platform_assets.config.base import SourceConfig
-from platform_assets.sql_kind.cdc_postgres import slot_name
 from platform_assets.sql_kind.config import SqlSource
-from resources import pg_cdc
 from resources.env import interpolate
-from resources.pgoutput import lsn_text
 
 SENSOR_NAME = "cdc_slot_lag"
 LAG_THRESHOLD_BYTES = 64 * 1024 * 1024
@@ -50,22 +46,32 @@ class CdcTable:
 
 def cdc_tables(sources: Sequence[SourceConfig]) -> list[CdcTable]:
     """Every `cdc: true` table of a PostgreSQL source."""
-    return [
-        CdcTable(
-            AssetKey([source.name, table.name]),
-            slot_name(source.name, table.name),
-            source.connection,
-        )
+    found = [
+        (source, table)
         for source in sources
         if isinstance(source, SqlSource) and source.dialect_or_none == "postgres"
         for table in source.tables
         if table.cdc
+    ]
+    if not found:
+        return []
+    # Change capture's module brings psycopg: imported only where a catalog has CDC tables.
+    from platform_assets.sql_kind.cdc_postgres import slot_name
+
+    return [
+        CdcTable(AssetKey([s.name, t.name]), slot_name(s.name, t.name), s.connection)
+        for s, t in found
     ]
 
 
 def slot_report(table: CdcTable) -> tuple[str, int | None, str | None]:
     """(status, lag in bytes, confirmed LSN) of the table's slot: `ok`, `missing`, `lost`, or
     `unreachable: <error type>` (the message may hold the connection's secrets)."""
+    import psycopg
+
+    from resources import pg_cdc
+    from resources.pgoutput import lsn_text
+
     try:
         with psycopg.connect(interpolate(table.connection), connect_timeout=10) as con:
             state = pg_cdc.slot_state(con, table.slot)

@@ -17,10 +17,10 @@ Tests run a catalog source against a temporary warehouse with `tributary.testing
 Everything else under `platform_assets`, `resources`, `checks` and `sensors` is internal.
 """
 
-from resources.rest.client import RestClient as HttpClient
+from typing import TYPE_CHECKING, Any
+
 from resources.rest.errors import RestError
 from tributary.source import (
-    Batch,
     DataSource,
     Options,
     PluginError,
@@ -28,6 +28,25 @@ from tributary.source import (
     State,
     TableRequest,
 )
+
+if TYPE_CHECKING:
+    from resources.rest.client import RestClient as HttpClient
+    from tributary.source import Batch
+
+
+def __getattr__(name: str) -> Any:
+    """`Batch` and `HttpClient`, imported on first use: they bring polars, pyarrow and requests,
+    which a command that only reads the catalog does not need."""
+    if name == "Batch":
+        from tributary import source
+
+        return source.Batch
+    if name == "HttpClient":
+        from resources.rest.client import RestClient
+
+        return RestClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Batch",

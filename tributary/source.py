@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, get_args
 
-import polars as pl
-import pyarrow as pa
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -28,11 +26,25 @@ from resources.redaction import Redactor
 from resources.rest.errors import RestResponseError
 
 if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+
     from resources.rest.client import RestClient
 
-Batch: TypeAlias = pa.Table | pa.RecordBatch | pl.DataFrame | list[dict[str, Any]]
-"""What `fetch` yields and `transform` takes and returns: a pyarrow Table or RecordBatch, a
-polars DataFrame, or a list of dicts (one per row, keys are column names)."""
+    Batch: TypeAlias = pa.Table | pa.RecordBatch | pl.DataFrame | list[dict[str, Any]]
+    """What `fetch` yields and `transform` takes and returns: a pyarrow Table or RecordBatch, a
+    polars DataFrame, or a list of dicts (one per row, keys are column names)."""
+
+
+def __getattr__(name: str) -> Any:
+    """`Batch`, built on first use: reading a catalog imports this module, and importing polars
+    and pyarrow for a type alias would slow every command that only reads the catalog."""
+    if name == "Batch":
+        import polars as pl
+        import pyarrow as pa
+
+        return pa.Table | pa.RecordBatch | pl.DataFrame | list[dict[str, Any]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class PluginError(TributaryError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dagster import AssetsDefinition, ConfigurableResource
 from pydantic import Field
@@ -22,11 +23,13 @@ from platform_assets.python_kind.config import PythonSource, PythonTable
 from platform_assets.python_kind.reader import PluginRead
 from resources.cursors import start_from
 from resources.redaction import Redactor
-from resources.rest.client import RestClient
 from resources.rest.errors import RestError
 from resources.warehouse import Load
 from resources.write_dispositions import WriteSpec
 from tributary.source import DataSource, PluginError, State, TableRequest
+
+if TYPE_CHECKING:
+    from resources.rest.client import RestClient
 
 PLUGIN_ERRORS: tuple[type[Exception], ...] = (*EXPECTED_ERRORS, PluginError, RestError)
 

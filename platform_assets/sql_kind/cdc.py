@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import AssetExecutionContext
 
@@ -19,12 +19,14 @@ from platform_assets.loading import (
     full_refresh_requested,
     raise_table_failure,
 )
-from platform_assets.sql_kind.cdc_mysql import MysqlCdc
-from platform_assets.sql_kind.cdc_postgres import PostgresCdc
 from platform_assets.sql_kind.config import SqlSource, SqlTable
 from platform_assets.sql_kind.reader import SqlSourceError
 from resources.warehouse import Gate, LoadResult, Warehouse
 from resources.write_dispositions import WriteSpec
+
+if TYPE_CHECKING:
+    from platform_assets.sql_kind.cdc_mysql import MysqlCdc
+    from platform_assets.sql_kind.cdc_postgres import PostgresCdc
 
 
 def run_cdc_table(
@@ -50,11 +52,7 @@ def run_cdc_table(
     try:
         database = sql_reader.database(source)
         try:
-            cdc = (
-                PostgresCdc.of(source, table, database.url)
-                if database.dialect == "postgres"
-                else MysqlCdc.of(source, table, database.url)
-            )
+            cdc = _change_log(source, table, database.url, database.dialect)
             result = cdc.load(warehouse, spec, gate, context.run.run_id)
         except EXPECTED_ERRORS as error:
             raise SqlSourceError(database.redact(str(error))) from error
@@ -66,3 +64,17 @@ def run_cdc_table(
         f"{result.cursor} ({result.seconds:.2f}s)"
     )
     return result
+
+
+def _change_log(
+    source: SqlSource, table: SqlTable, url: str, dialect: str
+) -> PostgresCdc | MysqlCdc:
+    """The change-log reader of `table`'s database, imported here: its driver (psycopg,
+    mysql-replication) is needed by a change-capture load alone, not to build definitions."""
+    if dialect == "postgres":
+        from platform_assets.sql_kind.cdc_postgres import PostgresCdc
+
+        return PostgresCdc.of(source, table, url)
+    from platform_assets.sql_kind.cdc_mysql import MysqlCdc
+
+    return MysqlCdc.of(source, table, url)

@@ -122,3 +122,51 @@ def test_validating_a_files_catalog_builds_its_definitions_without_what_it_does_
     )
     assert "2 sources, 2 tables, valid" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "['files'] []"
+
+
+_SDK_PROBE = """
+import sys
+import tributary
+before = [m for m in ("polars", "pyarrow", "requests") if m in sys.modules]
+from tributary import Batch, HttpClient
+print(before, [m for m in ("polars", "pyarrow", "requests") if m in sys.modules])
+"""
+
+
+def test_the_sdk_imports_polars_pyarrow_and_requests_only_when_a_plugin_asks() -> None:
+    """Reading a catalog imports the SDK for its plugin classes; `Batch` and `HttpClient` bring
+    the heavy libraries, on first use."""
+    done = subprocess.run(
+        [sys.executable, "-c", _SDK_PROBE],
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[] ['polars', 'pyarrow', 'requests']"
+
+
+def test_a_catalog_without_change_capture_does_not_import_its_drivers(tmp_path: Path) -> None:
+    """The CDC lag sensor and the SQL kind import psycopg and mysql-replication only where a
+    table captures changes."""
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "catalog" / "erp.yaml").write_text(
+        "name: erp\nkind: sql\nconnection: sqlite:///erp.sqlite\n"
+        "tables:\n  - {name: orders, table: orders}\n",
+        encoding="utf-8",
+    )
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from platform_assets.platform import build_definitions, load_platform_catalog\n"
+        f"build_definitions(load_platform_catalog(Path({str(tmp_path / 'catalog')!r})))\n"
+        "print([m for m in ('psycopg', 'pymysqlreplication') if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"
