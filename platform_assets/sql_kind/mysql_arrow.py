@@ -197,13 +197,35 @@ def _url(url: str) -> str:
     return urlunsplit(("mysql", *parts[1:]))
 
 
-def _exact(batches: pa.RecordBatchReader, decimals: dict[str, pa.DataType]) -> Iterator[Any]:
-    for batch in batches:
-        for name, kind in decimals.items():
-            index = batch.schema.get_field_index(name)
-            # safe: a value the declared decimal cannot hold raises instead of changing
-            batch = batch.set_column(index, name, pc.cast(batch.column(index), kind, safe=True))
-        yield batch
+def _driver_error(error: BaseException) -> str | None:
+    """The first line of a connectorx failure (a RuntimeError, or a Rust panic, which is a
+    BaseException), or None for anything else."""
+    if isinstance(error, RuntimeError) or type(error).__name__ == "PanicException":
+        return (str(error) or repr(error)).splitlines()[0]
+    return None
+
+
+def _exact(
+    batches: pa.RecordBatchReader, decimals: dict[str, pa.DataType], failures: list[str]
+) -> Iterator[Any]:
+    """The batches with their decimals cast back; a driver failure is kept in `failures`
+    (DuckDB, which pulls the batches, reports it wrapped in a traceback)."""
+    try:
+        for batch in batches:
+            for name, kind in decimals.items():
+                index = batch.schema.get_field_index(name)
+                # safe: a value the declared decimal cannot hold raises instead of changing
+                column = pc.cast(batch.column(index), kind, safe=True)
+                batch = batch.set_column(index, name, column)
+            yield batch
+    except BaseException as error:
+        message = _driver_error(error)
+        if isinstance(error, pa.ArrowInvalid):
+            message = str(error).splitlines()[0]
+        if message is None:
+            raise
+        failures.append(message)
+        raise RuntimeError(message) from None
 
 
 def stage(
@@ -218,6 +240,7 @@ def stage(
     driver's message) when the database refuses or a value cannot be read."""
     import connectorx
 
+    failures: list[str] = []
     try:
         batches = connectorx.read_sql(
             _url(url),
@@ -229,15 +252,14 @@ def stage(
         schema = batches.schema
         for name, kind in read.decimals.items():
             schema = schema.set(schema.get_field_index(name), pa.field(name, kind))
-        exact = pa.RecordBatchReader.from_batches(schema, _exact(batches, read.decimals))
+        exact = pa.RecordBatchReader.from_batches(schema, _exact(batches, read.decimals, failures))
         con.register(VIEW, exact)
         try:
             stage_relations([con.sql(read.select)])
         finally:
             con.unregister(VIEW)
-    except BaseException as error:  # a Rust panic in the driver is a BaseException
-        if isinstance(error, RuntimeError | pa.ArrowException) or (
-            type(error).__name__ == "PanicException"
-        ):
-            raise RuntimeError(str(error).splitlines()[0] if str(error) else repr(error)) from None
-        raise
+    except BaseException as error:
+        message = failures[0] if failures else _driver_error(error)
+        if message is None:
+            raise
+        raise RuntimeError(message) from None

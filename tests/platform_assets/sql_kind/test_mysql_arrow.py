@@ -153,3 +153,57 @@ def test_a_type_connectorx_cannot_read_exactly_goes_to_the_scanner(
     )
     plan = _plan(maria, tmp_path, TableRead(label="t", name="t"))
     assert plan.arrow is None and len(plan.selects) == 1
+
+
+def test_a_statement_timeout_fails_the_load(project: Project, maria: MariaDb) -> None:
+    maria.run(
+        "CREATE VIEW slow AS SELECT a.seq * b.seq AS id"
+        " FROM seq_1_to_100000 a, seq_1_to_100000 b ORDER BY 1 DESC"
+    )
+    project.source(
+        "db",
+        f"""
+        name: db
+        kind: sql
+        connection: {maria.url}
+        statement_timeout: 1s
+        tables:
+          - name: slow
+            table: slow
+            write: replace
+        """,
+    )
+    report = project.run()
+    assert not report.success
+    [line] = report.failures
+    assert "max_statement_time" in line and "slow" in line, line
+
+
+def test_a_value_connectorx_cannot_read_fails_the_load_naming_the_table(
+    project: Project, maria: MariaDb
+) -> None:
+    """A TIME beyond a day has no DuckDB TIME (the scanner refuses it too): the driver's
+    panic becomes one line, and nothing lands."""
+    maria.run(
+        "CREATE TABLE t (id int PRIMARY KEY, span time)",
+        "INSERT INTO t VALUES (1, '12:00:00'), (2, '-838:59:59')",
+    )
+    project.source(
+        "db",
+        f"""
+        name: db
+        kind: sql
+        connection: {maria.url}
+        tables:
+          - name: t
+            table: t
+            write: replace
+        """,
+    )
+    report = project.run()
+    assert not report.success
+    [line] = report.failures
+    assert "table t:" in line and "838" in line and "\\n" not in line, line
+    assert (
+        project.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 't'") == 0
+    )
