@@ -26,7 +26,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from platform_assets.sql_kind import mysql_arrow
+import platform_assets.sql_kind.mysql_arrow as mysql_arrow
 from platform_assets.sql_kind.types import SourceColumn, land_as
 from resources.cursors import column_maximum, parse_timestamp
 from resources.duckdb_extensions import load_extension
