@@ -1,4 +1,5 @@
-"""The reader of `kind: sql`: DuckDB's own postgres, mysql and sqlite scanners.
+"""The reader of `kind: sql`: DuckDB's own postgres, mysql and sqlite scanners (and, for
+MariaDB tables, connectorx: see `mysql_arrow`).
 
 It takes plain values (a URL, names, a start value) and a DuckDB connection to read into (the
 load's staging file), never the catalog's models. The source is attached read-only as `src`;
@@ -25,6 +26,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+import platform_assets.sql_kind.mysql_arrow as mysql_arrow
 from platform_assets.sql_kind.types import SourceColumn, land_as
 from resources.cursors import column_maximum, parse_timestamp
 from resources.duckdb_extensions import load_extension
@@ -311,6 +313,8 @@ class Plan:
     cursor_column: str | None
     """The cursor as it lands (its name in the staged batch)."""
     source_names: dict[str, str]
+    arrow: mysql_arrow.ArrowRead | None = None
+    """A MariaDB table read through connectorx instead of `selects` (see `mysql_arrow`)."""
 
 
 def plan_read(con: duckdb.DuckDBPyConnection, database: Database, read: TableRead) -> Plan:
@@ -347,14 +351,20 @@ def plan_read(con: duckdb.DuckDBPyConnection, database: Database, read: TableRea
         if new != column.name:
             names[new] = column.name
     select = ", ".join(landed)
-    if read.cursor_field is None:
-        return Plan([f"SELECT {select} FROM {origin}"], None, names)
     cursor = next((c for c in columns if c.name == read.cursor_field), None)
-    if cursor is None:
+    if read.cursor_field is not None and cursor is None:
         raise SqlSourceError(
             f"table {read.label}: incremental.cursor_field {read.cursor_field!r} is not a "
             f"column (columns: {', '.join(c.name for c in columns)})"
         )
+    if dialect == "mysql" and read.query is None:
+        arrow = _mysql_arrow_read(con, database, read, columns, landed, schema, cursor)
+        if arrow is not None:
+            cursor_column = normalize(cursor.name, read.naming) if cursor else None
+            return Plan([], cursor_column, names, arrow)
+    if read.cursor_field is None:
+        return Plan([f"SELECT {select} FROM {origin}"], None, names)
+    assert cursor is not None
     cursor_sql = quote(cursor.name)
     if read.query is not None and dialect != "sqlite":
         return _query_plan(read, dialect, select, columns, cursor, names)
@@ -370,6 +380,49 @@ def plan_read(con: duckdb.DuckDBPyConnection, database: Database, read: TableRea
     if read.on_null_cursor == "fail" or (read.on_null_cursor == "include_once" and read.first_load):
         selects.append(nulls)
     return Plan(selects, normalize(cursor.name, read.naming), names)
+
+
+def _mysql_arrow_read(
+    con: duckdb.DuckDBPyConnection,
+    database: Database,
+    read: TableRead,
+    columns: Sequence[SourceColumn],
+    landed: Sequence[str],
+    schema: str | None,
+    cursor: SourceColumn | None,
+) -> mysql_arrow.ArrowRead | None:
+    """The table read through connectorx, or None where it cannot read every column exactly
+    (then the scanner reads)."""
+    assert read.name is not None and schema is not None
+    planned = [
+        mysql_arrow.Column(c.name, c.declared, c.scanned, expression)
+        for c, expression in zip(columns, landed, strict=True)
+    ]
+    version = _remote(con, "mysql", "SELECT VERSION()")[0][0]
+    if not mysql_arrow.usable(database.url, planned, version):
+        return None
+    relation = f"{_source_quote(schema, 'mysql')}.{_source_quote(read.name, 'mysql')}"
+    include_nulls = read.cursor_field is not None and (
+        read.on_null_cursor == "fail" or (read.on_null_cursor == "include_once" and read.first_load)
+    )
+    by_name = {c.name: c for c in planned}
+    return mysql_arrow.plan(
+        planned,
+        relation,
+        by_name[cursor.name] if cursor is not None else None,
+        read.start,
+        include_nulls,
+        read.source_timezone,
+    )
+
+
+def _mysql_session(database: Database) -> list[str]:
+    """What each connectorx connection runs first: TIMESTAMP read in UTC (as the scanner's
+    session), and the statement timeout (MariaDB's `max_statement_time`, in seconds)."""
+    session = ["SET time_zone = '+00:00'"]
+    if database.statement_timeout:
+        session.append(f"SET max_statement_time = {database.statement_timeout.total_seconds()}")
+    return session
 
 
 def _sqlite_query_for_duckdb(query: str) -> str:
@@ -439,13 +492,16 @@ def stage_table(
             uncompressed_staging(con)
         attach(con, database, extension_dir)
         plan = plan_read(con, database, read)
-        stage([con.sql(sql) for sql in plan.selects])
+        if plan.arrow is not None:
+            mysql_arrow.stage(con, database.url, plan.arrow, _mysql_session(database), stage)
+        else:
+            stage([con.sql(sql) for sql in plan.selects])
         if plan.cursor_column is None:
             return ReadOutcome(None)
         reached, nulls = staged_cursor(plan.cursor_column)
     except SqlSourceError:
         raise
-    except duckdb.Error as error:
+    except (duckdb.Error, RuntimeError) as error:
         message = " ".join(database.redact(str(error)).split())
         raise SqlSourceError(f"table {read.label}: {message}") from None
     if nulls and read.on_null_cursor == "fail":
