@@ -7,7 +7,8 @@ Here the interpreter starts first, imports `dagster_pipes` (and nothing of the p
 the inputs are exported, then waits on its stdin. `ModelProcess.run` opens the Pipes session,
 hands the child the session's environment variables in one line, and the child runs the model
 file as `python <file>` would (`__main__`, `sys.argv`, its folder first on `sys.path`). Its
-stdout and stderr are the step's, as with `PipesSubprocessClient(forward_stdio=True)`.
+stdout and stderr are the step's, as with `PipesSubprocessClient(forward_stdio=True)`; its stdin
+is empty once that line is read.
 """
 
 from __future__ import annotations
