@@ -39,6 +39,10 @@ POSTGRES_PREFIX = "ducklake:postgres:"
 ALIAS = "lake"
 """The name the lake is attached under (and made the default database) on every connection."""
 DATA_PATH_VARIABLE = "TRIBUTARY_DATA_PATH"
+ATTACH_LOCK = "tributary attach"
+"""Advisory lock held while a lake's catalog is created (its first ATTACH)."""
+CATALOG_TABLE = "ducklake_metadata"
+"""A table of the catalog, created with the others in the first ATTACH's transaction."""
 _SWEEP_KEY = "tributary:sweep"
 """Advisory lock every writer holds shared; whoever gets it exclusive is the only writer, and
 may drop the batch tables of dead ones."""
@@ -101,9 +105,13 @@ class Lake:
                 f"ATTACH {literal(self.target)} AS {ALIAS} (DATA_PATH {literal(self.data_path)}"
             )
             # The first ATTACH creates the catalog's tables and types: two processes doing it at
-            # once collide in PostgreSQL (a duplicate type), so attaching takes turns.
+            # once collide in PostgreSQL (a duplicate type), so creating it takes turns. A lake
+            # whose catalog is there is attached at once, beside other writers.
             with psycopg.connect(postgres_dsn(self.target), autocommit=True) as pg:
-                pg.execute("SELECT pg_advisory_lock(%s)", [_key("tributary attach")])
+                if not _catalog_exists(pg):
+                    pg.execute("SELECT pg_advisory_lock(%s)", [_key(ATTACH_LOCK)])
+                    self._attach(con, attach, read_only)
+            if not _attached(con):
                 self._attach(con, attach, read_only)
             con.execute(f"USE {ALIAS}")
         except BaseException:
@@ -140,7 +148,7 @@ class Lake:
         attaching the lake costs more than most loads, so it is paid once per process (and per
         read-only/read-write mode; a different lake or memory limit replaces the instance)."""
         key = (os.getpid(), self, read_only, memory_limit)
-        with _instances_lock:
+        with _instance_locks[read_only]:
             held = _instances.get(read_only)
             if held is None or held[0] != key:
                 if held is not None and held[0][0] == os.getpid():
@@ -155,14 +163,51 @@ class Lake:
         con.execute(f"USE {ALIAS}")
         return con
 
+    def warm(
+        self, *, memory_limit: str | None = None, temp_directory: Path | None = None
+    ) -> threading.Thread:
+        """Make this process's read-write instance for the lake (see `cursor`) in a background
+        thread, so that a load's commit finds it ready instead of loading the extensions and
+        attaching the lake then. Errors are left for the commit to meet and raise."""
+
+        def make() -> None:
+            with contextlib.suppress(Exception):
+                self.cursor(memory_limit=memory_limit, temp_directory=temp_directory).close()
+
+        thread = threading.Thread(target=make, name="tributary-lake-attach", daemon=True)
+        thread.start()
+        return thread
+
 
 _instances: dict[bool, tuple[tuple[int, Lake, bool, str | None], duckdb.DuckDBPyConnection]] = {}
 """The process's DuckDB instance with a lake attached, read-write and read-only (by the pid that
 made it: a forked child makes its own)."""
-_instances_lock = threading.Lock()
+_instance_locks = {False: threading.Lock(), True: threading.Lock()}
+"""One per mode, held while its instance is made: a reader need not wait for a writer's attach."""
+
+
+def _new_locks() -> None:
+    # A child forked while a background attach held a lock must not inherit it held.
+    global _instance_locks
+    _instance_locks = {False: threading.Lock(), True: threading.Lock()}
+
+
+os.register_at_fork(after_in_child=_new_locks)
 writer_lock = threading.Lock()
 """Writers of one process take turns on its shared instance: staging files are attached to the
 instance under fixed names. Writers in other processes go on in parallel."""
+
+
+def _catalog_exists(pg: psycopg.Connection[Any]) -> bool:
+    row = pg.execute("SELECT to_regclass(%s) IS NOT NULL", [CATALOG_TABLE]).fetchone()
+    return bool(row and row[0])
+
+
+def _attached(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [ALIAS]
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def is_ducklake(con: duckdb.DuckDBPyConnection) -> bool:

@@ -359,8 +359,13 @@ class Load:
             return  # a part with no columns carries no rows either
         con, view = self.connection, "__part"
         if isinstance(part, duckdb.DuckDBPyRelation):
+            # A query (a database scan, say) may gain from DuckDB's threads.
+            con.execute("RESET threads")
             part.create_view(view, replace=True)
         else:
+            # Copying fetched Arrow rows is one sequential pass: more threads only add CPU
+            # time, which loads running beside this one (and its own fetching) could use.
+            con.execute("SET threads = 1")
             con.register(view, part)
         try:
             described = [
@@ -1001,8 +1006,11 @@ class Warehouse(ConfigurableResource):
     @contextlib.contextmanager
     def load(self, source: str, table: str, run_id: str | None = None) -> Iterator[Load]:
         """Stage and commit one batch. On any error the failed load is recorded, nothing else in
-        the warehouse changes, and the error propagates."""
+        the warehouse changes, and the error propagates. On a DuckLake, the process's connection
+        to the lake is made in the background meanwhile (see `ducklake.Lake.warm`)."""
         self.sweep_staging()
+        if self.lake is not None:
+            self.lake.warm(**self._lake_settings())
         load = Load(self, source, table, run_id)
         try:
             yield load
@@ -1081,10 +1089,7 @@ class Warehouse(ConfigurableResource):
             ducklake.writer_locks(ducklake.postgres_dsn(lake.target), table, wait) as pg,
             ducklake.writer_lock,
         ):
-            con = lake.cursor(
-                memory_limit=self.memory_limit,
-                temp_directory=self.staging_directory / f"lake.{os.getpid()}.tmp",
-            )
+            con = lake.cursor(**self._lake_settings())
             try:
                 ducklake.sweep_if_alone(pg, lambda: drop_orphan_batches(con))
                 for alias, path in attachments.items():
@@ -1095,6 +1100,13 @@ class Warehouse(ConfigurableResource):
                     with contextlib.suppress(duckdb.Error):
                         con.execute(f"DETACH DATABASE IF EXISTS {alias}")
                 con.close()
+
+    def _lake_settings(self) -> dict[str, Any]:
+        """The settings of a writer's instance for the lake (`ducklake.Lake.cursor`)."""
+        return {
+            "memory_limit": self.memory_limit,
+            "temp_directory": self.staging_directory / f"lake.{os.getpid()}.tmp",
+        }
 
     def maintain(self, older_than: timedelta) -> ducklake.Maintenance:
         """Compact a DuckLake warehouse (see `ducklake.maintain`): merge small Parquet files,

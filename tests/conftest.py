@@ -127,7 +127,8 @@ POSTGRES = "host=127.0.0.1 port=5432 user=postgres"
 @contextlib.contextmanager
 def lake_database() -> Iterator[str]:
     """A fresh PostgreSQL database (unique name) for a DuckLake catalog, dropped afterwards."""
-    name = f"tributary_lake_{secrets.token_hex(6)}"
+    prefix = os.environ.get("TRIBUTARY_TEST_DATABASE_PREFIX", "tributary_lake")
+    name = f"{prefix}_{secrets.token_hex(6)}"
     with psycopg.connect(f"{POSTGRES} dbname=postgres", autocommit=True) as pg:
         pg.execute(f'CREATE DATABASE "{name}"')
     try:

@@ -2,7 +2,8 @@
 whose outputs land through the warehouse writer like any load.
 
 One folder: `config` (the `MODEL = {...}` declaration), `handover` (inputs exported read-only,
-outputs handed back as Parquet), `assets` (the Dagster wiring and the run).
+outputs handed back as Parquet), `process` (the model's interpreter and its Pipes session),
+`assets` (the Dagster wiring and the run).
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The Dagster wiring of external models: one multi-asset per `models/<name>.py`, one asset
 `["models", <output>]` per output, downstream of the tables it reads.
 
-A run exports the inputs (read-only), runs the file in its own process through Dagster Pipes
-(`PipesSubprocessClient`), then lands each output through the warehouse writer like any load:
-the gate judges it, and rows, check results, load record and the lineage of the inputs commit in
-one transaction. Nothing lands unless the model exits cleanly, reports every check it declared,
-and passes its blocking ones: otherwise its outputs stay as they were.
+A run starts the model's interpreter, exports the inputs (read-only) meanwhile, runs the file
+in that process through Dagster Pipes (see `process`), then lands each output through the
+warehouse writer like any load: the gate judges it, and rows, check results, load record and
+the lineage of the inputs commit in one transaction. Nothing lands unless the model exits
+cleanly, reports every check it declared, and passes its blocking ones: otherwise its outputs
+stay as they were.
 """
 
 import tempfile
@@ -25,7 +26,6 @@ from dagster import (
     Failure,
     MaterializeResult,
     PipesClientCompletedInvocation,
-    PipesSubprocessClient,
     multi_asset,
 )
 
@@ -35,6 +35,7 @@ from checks.rules import CompiledChecks, compile_checks
 from platform_assets.config.base import TableConfig
 from platform_assets.external_models.config import ExternalModel
 from platform_assets.external_models.handover import Handover, export_inputs
+from platform_assets.external_models.process import ModelProcess, ModelRunError
 from platform_assets.loading import (
     EXPECTED_ERRORS,
     SourceLoadError,
@@ -43,13 +44,10 @@ from platform_assets.loading import (
     raise_table_failure,
 )
 from platform_assets.models import ModelError
+from resources.duckdb_sql import literal
 from resources.warehouse import Load, LoadResult, Warehouse
 from resources.warehouse_schema import MODEL_SCHEMA
 from resources.write_dispositions import WriteSpec
-
-
-class ModelRunError(Exception):
-    """The model's process failed or broke its declaration; nothing of it landed."""
 
 
 def output_spec(table: TableConfig) -> WriteSpec:
@@ -159,10 +157,10 @@ def run_external_model(
         prefix=f"model.{model.name}.", dir=warehouse.staging_directory
     ) as directory:
         try:
-            handover = export_inputs(warehouse, model, Path(directory))
-            invocation = PipesSubprocessClient().run(
-                context=context, command=model.command, extras=handover.extras()
-            )
+            # The interpreter starts (and imports dagster_pipes) while the inputs are exported.
+            with ModelProcess(model.config.python, model.path) as process:
+                handover = export_inputs(warehouse, model, Path(directory))
+                invocation = process.run(context, handover.extras(), Path(directory))
             materialized, reported = _reported(model, invocation)
             _all_checks_reported(model, reported)
             _outputs_written(model, handover)
@@ -221,14 +219,16 @@ def _land(
     compiled: CompiledChecks,
     handover: Handover,
 ) -> LoadResult:
-    """Stage the output's Parquet file and commit it with its gate and the inputs' lineage."""
+    """Commit the output's Parquet file with its gate and the inputs' lineage. The commit
+    reads the file once, straight into the warehouse (`Load.scan`): it is a local file that
+    stays until the run ends, so it needs no staging copy."""
     path = handover.outputs[output.name]
     gate = QualityGate(MODEL_SCHEMA, output, compiled) if compiled.rules else None
     with warehouse.load(MODEL_SCHEMA, output.name, context.run.run_id) as load:
         try:
             load.inputs = dict(handover.lineage)
             load.bytes_read = path.stat().st_size
-            load.stage(load.connection.read_parquet(str(path)))
+            load.scan(f"SELECT * FROM read_parquet({literal(str(path))})")
             result = load.commit(output_spec(output), None, gate)
         except EXPECTED_ERRORS as error:
             raise_table_failure(MODEL_SCHEMA, output.name, error)

@@ -109,10 +109,6 @@ class ExternalModel:
     def keys(self) -> tuple[AssetKey, ...]:
         return tuple(self.key(o.name) for o in self.config.outputs)
 
-    @property
-    def command(self) -> list[str]:
-        return [self.config.python, str(self.path)]
-
 
 def declaration(path: Path) -> dict[str, Any]:
     """The `MODEL = {...}` literal of a Python file, parsed (not run). Raises ModelError."""

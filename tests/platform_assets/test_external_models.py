@@ -3,6 +3,8 @@ outputs land through the warehouse writer (gate, one transaction, lineage, load 
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -12,9 +14,11 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterEventType, ExecuteInProcessResult
 
 from platform_assets.definitions import defs as demo_defs
+from platform_assets.external_models import assets as model_assets
 from platform_assets.external_models import load_external_models
 from platform_assets.models import ModelError
 from platform_assets.platform import INGEST_JOB, build_definitions
+from resources.warehouse import Load
 from tests.conftest import REPO, Project
 
 KEY = AssetKey(["models", "by_country"])
@@ -313,6 +317,108 @@ def test_inputs_arrive_without_the_load_bookkeeping_so_rows_can_pass_through(
     assert result.success
     materialization = result.asset_materializations_for_node("models__copied__pipes")[0]
     assert materialization.metadata["columns"].value == "order_id,customer_id"
+    assert shop.query("SELECT order_id, customer_id FROM models.copied ORDER BY 1") == [
+        (10, 1),
+        (11, 1),
+        (12, 2),
+    ]
+
+
+COPY_MODEL = """
+import json, os, shutil, sys
+
+PLATFORM = ("dagster", "duckdb", "polars", "pyarrow", "pydantic", "platform_assets", "resources")
+LOADED = sorted({m.split(".")[0] for m in sys.modules} & set(PLATFORM))
+
+from dagster_pipes import open_dagster_pipes
+
+MODEL = {"inputs": ["shop.orders"], "outputs": [{"name": "copied"}]}
+
+with open_dagster_pipes() as pipes:
+    shutil.copyfile(pipes.get_extra("inputs")["shop.orders"], pipes.get_extra("outputs")["copied"])
+    pipes.report_asset_materialization(
+        metadata={"loaded": ",".join(LOADED), "argv": json.dumps(sys.argv),
+                  "name": __name__, "path0": sys.path[0]}
+    )
+"""
+COPIED = AssetKey(["models", "copied"])
+
+
+def _children() -> list[str]:
+    """The command lines of this process's live child processes (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            found.append(command)
+    return found
+
+
+def test_the_model_process_imports_nothing_of_dagster_or_the_platform(shop: Project) -> None:
+    model = shop.file("models/copied.py", COPY_MODEL)
+
+    result = run_model_key(shop, COPIED)
+
+    assert result.success
+    metadata = result.asset_materializations_for_node("models__copied__pipes")[0].metadata
+    assert metadata["loaded"].value == ""
+    # the file runs as `python <file>` would run it
+    assert json.loads(metadata["argv"].value) == [str(model.resolve())]
+    assert metadata["name"].value == "__main__"
+    assert metadata["path0"].value == str(model.resolve().parent)
+
+
+def test_the_model_interpreter_starts_while_its_inputs_are_exported(
+    shop: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = shop.file("models/copied.py", COPY_MODEL)
+    export = model_assets.export_inputs
+    running_during_export: list[list[str]] = []
+
+    def watched_export(*args: Any, **kwargs: Any) -> Any:
+        running_during_export.append(_children())
+        return export(*args, **kwargs)
+
+    monkeypatch.setattr(model_assets, "export_inputs", watched_export)
+
+    assert run_model_key(shop, COPIED).success
+    [running] = running_during_export
+    assert any(str(model.resolve()) in command for command in running)
+    assert not any(str(model.resolve()) in c for c in _children())
+
+
+def test_a_failed_export_leaves_no_model_process_behind(shop: Project) -> None:
+    model = shop.file("models/copied.py", COPY_MODEL.replace("shop.orders", "shop.gone"))
+    shop.source(
+        "shop",
+        "name: shop\nkind: files\ntables: [{name: orders, path: in/o.csv}, "
+        "{name: gone, path: in/gone.csv}]\n",
+    )
+
+    result = run_model_key(shop, COPIED)
+
+    assert not result.success
+    assert "nothing of it landed" in failure_message(result)
+    assert not any(str(model.resolve()) in c for c in _children())
+
+
+def test_the_output_is_read_into_the_warehouse_without_a_staging_copy(
+    shop: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop.file("models/copied.py", COPY_MODEL)
+
+    def no_staging(self: Load, data: Any) -> None:
+        raise AssertionError("the output was copied into a staging database")
+
+    monkeypatch.setattr(Load, "stage", no_staging)
+
+    result = run_model_key(shop, COPIED)
+
+    assert result.success, failure_message(result)
     assert shop.query("SELECT order_id, customer_id FROM models.copied ORDER BY 1") == [
         (10, 1),
         (11, 1),

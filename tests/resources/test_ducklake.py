@@ -5,14 +5,17 @@ what only a lake has: writers in several processes at once, and its maintenance.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+import psycopg
 import pyarrow as pa
 import pytest
 
@@ -246,3 +249,56 @@ def test_maintenance_merges_small_files_and_expires_snapshots(
 def test_a_duckdb_file_is_not_compacted(warehouse: Warehouse) -> None:
     with pytest.raises(ValueError, match="only a DuckLake"):
         warehouse.maintain(timedelta(days=1))
+
+
+def test_attaching_a_lake_whose_catalog_exists_does_not_wait_for_its_creation_lock(
+    lake_warehouse: Warehouse,
+) -> None:
+    lake = lake_warehouse.lake
+    assert lake is not None
+    lake.connect().close()  # the catalog exists now
+    attached: list[bool] = []
+
+    def attach() -> None:
+        con = lake.connect()
+        attached.append(ducklake.is_ducklake(con))
+        con.close()
+
+    with psycopg.connect(ducklake.postgres_dsn(lake.target), autocommit=True) as pg:
+        pg.execute("SELECT pg_advisory_lock(%s)", [ducklake._key(ducklake.ATTACH_LOCK)])
+        other = threading.Thread(target=attach)
+        other.start()
+        other.join(timeout=120)
+        waited = other.is_alive()
+    other.join()
+    assert not waited, "attaching waited for the lock that only creating the catalog needs"
+    assert attached == [True]
+
+
+def test_a_load_attaches_the_lake_while_it_stages(lake_warehouse: Warehouse) -> None:
+    lake = lake_warehouse.lake
+    assert lake is not None
+
+    def attached() -> bool:
+        held = ducklake._instances.get(False)
+        return held is not None and held[0][:2] == (os.getpid(), lake)
+
+    with lake_warehouse.load("src", "items") as load:
+        load.stage(pa.table({"id": [1, 2]}))
+        deadline = time.monotonic() + 120
+        while not attached() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert attached(), "the lake was not attached before the commit"
+        result = load.commit(WriteSpec("src", "items", "append"))
+    assert result.inserted == 2
+
+
+def test_fetched_rows_are_staged_on_one_thread(warehouse: Warehouse) -> None:
+    with warehouse.load("src", "items") as load:
+        load.stage(pa.table({"id": [1, 2]}))
+        threads = load.connection.execute("SELECT current_setting('threads')").fetchone()
+        load.stage(load.connection.sql("SELECT 3 AS id"))
+        query_threads = load.connection.execute("SELECT current_setting('threads')").fetchone()
+    assert threads == (1,)
+    # a query (a database scan) keeps DuckDB's threads
+    assert query_threads == duckdb.connect().execute("SELECT current_setting('threads')").fetchone()
