@@ -149,8 +149,8 @@ def _nats_plain(stream: str, batch: int) -> tuple[int, float]:
         while True:
             try:
                 msgs = await sub.fetch(batch, timeout=0.2)
-            except nats.errors.TimeoutError:
-                break
+            except (TimeoutError, nats.errors.TimeoutError):
+                break  # nats-py raises either when nothing more arrived in time
             count += len(msgs)
             for msg in msgs[:-1]:
                 await msg.ack()
