@@ -12,6 +12,7 @@ time (first fetch to last ack, imports and publishing excluded) and peak RSS:
   DuckDB warehouse with its dead letters and position, then acknowledged.
 - `tributary <broker> (1/4)`: the same with a quarter of the messages, for the memory check.
 
+Each round runs the three in turn (`--rounds`, default 3); the ratios are medians over rounds.
 Asserted: both sides consumed every message; the table holds each message exactly once (0 lost,
 0 duplicated). Targets: throughput at least 0.8x the plain loop's; peak RSS flat in the number of
 messages (at most 1.25x from a quarter of the messages to all of them).
@@ -24,7 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -36,7 +39,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from bench.measure import peak_rss_mb, run_scenario
+from bench.measure import Measurement, peak_rss_mb, run_scenario
 
 MESSAGES, BATCH = 200_000, 50_000
 THROUGHPUT_TARGET, RSS_TARGET = 0.8, 1.25
@@ -146,8 +149,8 @@ def _nats_plain(stream: str, batch: int) -> tuple[int, float]:
         while True:
             try:
                 msgs = await sub.fetch(batch, timeout=0.2)
-            except nats.errors.TimeoutError:
-                break
+            except (TimeoutError, nats.errors.TimeoutError):
+                break  # nats-py raises either when nothing more arrived in time
             count += len(msgs)
             for msg in msgs[:-1]:
                 await msg.ack()
@@ -291,11 +294,25 @@ def _scenario(side: str, kind: str, messages: int) -> None:
     print(json.dumps({**detail, "peak_rss_mb": peak_rss_mb()}))
 
 
+def _measure(kind: str, side: str, messages: int, name: str) -> Measurement:
+    return run_scenario(
+        name,
+        "bench.streams",
+        "--scenario",
+        side,
+        "--broker",
+        kind,
+        "--messages",
+        str(messages),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--scenario", choices=["plain", "tributary"])
     parser.add_argument("--broker", choices=sorted(BROKERS), action="append")
     parser.add_argument("--messages", type=int, default=MESSAGES)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if args.scenario:
         _scenario(args.scenario, args.broker[0], args.messages)
@@ -304,56 +321,36 @@ def main() -> None:
     n = args.messages
     table, failed = [], []
     for kind in args.broker or list(BROKERS):
-        plain = run_scenario(
-            f"plain {kind}",
-            "bench.streams",
-            "--scenario",
-            "plain",
-            "--broker",
-            kind,
-            "--messages",
-            str(n),
-        )
-        ours = run_scenario(
-            f"tributary {kind}",
-            "bench.streams",
-            "--scenario",
-            "tributary",
-            "--broker",
-            kind,
-            "--messages",
-            str(n),
-        )
-        quarter = run_scenario(
-            f"tributary {kind} (1/4)",
-            "bench.streams",
-            "--scenario",
-            "tributary",
-            "--broker",
-            kind,
-            "--messages",
-            str(n // 4),
-        )
-        assert plain.detail["messages"] == n, f"{plain.name} consumed {plain.detail['messages']}"
-        for m, want in ((ours, n), (quarter, n // 4)):
-            got = (m.detail["messages"], m.detail["rows"], m.detail["distinct"])
-            assert got == (want, want, want), f"{m.name}: (messages, rows, distinct) = {got}"
-        ratio = plain.seconds / ours.seconds
-        rss = ours.peak_rss_mb / quarter.peak_rss_mb
-        for m in (plain, ours, quarter):
-            count = int(str(m.detail["messages"]))
-            table.append(
-                [
-                    m.name,
-                    count,
-                    f"{m.seconds:.2f}",
-                    f"{count / m.seconds:,.0f}",
-                    f"{m.peak_rss_mb:.0f}",
-                ]
+        ratios, memory = [], []
+        for round_ in range(1, args.rounds + 1):
+            # Plain and ours alternate, so that a burst of load elsewhere hits both alike.
+            plain = _measure(kind, "plain", n, f"plain {kind} #{round_}")
+            ours = _measure(kind, "tributary", n, f"tributary {kind} #{round_}")
+            quarter = _measure(kind, "tributary", n // 4, f"tributary {kind} (1/4) #{round_}")
+            assert plain.detail["messages"] == n, (
+                f"{plain.name} consumed {plain.detail['messages']}"
             )
+            for m, want in ((ours, n), (quarter, n // 4)):
+                got = (m.detail["messages"], m.detail["rows"], m.detail["distinct"])
+                assert got == (want, want, want), f"{m.name}: (messages, rows, distinct) = {got}"
+            ratios.append(plain.seconds / ours.seconds)
+            memory.append(ours.peak_rss_mb / quarter.peak_rss_mb)
+            for m in (plain, ours, quarter):
+                count = int(str(m.detail["messages"]))
+                table.append(
+                    [
+                        m.name,
+                        count,
+                        f"{m.seconds:.2f}",
+                        f"{count / m.seconds:,.0f}",
+                        f"{m.peak_rss_mb:.0f}",
+                    ]
+                )
+        ratio, rss = statistics.median(ratios), statistics.median(memory)
         table.append(
             [
-                f"{kind}: throughput ratio {ratio:.2f}x (target >= {THROUGHPUT_TARGET}x), "
+                f"{kind}: throughput ratio {ratio:.2f}x median of "
+                f"{' '.join(f'{r:.2f}' for r in ratios)} (target >= {THROUGHPUT_TARGET}x), "
                 f"RSS 1/4 -> all {rss:.2f}x (target <= {RSS_TARGET}x)",
                 "",
                 "",
@@ -366,6 +363,7 @@ def main() -> None:
         if rss > RSS_TARGET:
             failed.append(f"{kind} RSS")
     print(f"{n:,} messages per broker, batches of {BATCH:,}; 0 lost, 0 duplicated")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(tabulate(table, headers=["scenario", "messages", "seconds", "msg/s", "peak RSS MB"]))
     if failed:
         sys.exit(f"bench.streams: {', '.join(failed)} off target")

@@ -113,11 +113,25 @@ def _is_arrow(part: object) -> TypeGuard[pa.Table | pa.RecordBatchReader]:
     return arrow is not None and isinstance(part, arrow.Table | arrow.RecordBatchReader)
 
 
+def _is_arrow_table(part: object) -> TypeGuard[pa.Table]:
+    """Whether `part` is an Arrow table (not a stream)."""
+    import sys
+
+    arrow = sys.modules.get("pyarrow")
+    return arrow is not None and isinstance(part, arrow.Table)
+
+
 STAGED_TABLE = "staged"
 CONFLICT_ATTEMPTS = 20
 """How often a transaction that lost a DuckLake commit conflict is run again."""
 FAILURE_RECORD_SECONDS = 5.0
 """How long recording a failed load waits for the warehouse (see `Load.fail`)."""
+HELD_BATCH_BYTES = 64 * 1024 * 1024
+"""The largest Arrow batch a load keeps in memory until its commit instead of writing it to
+its staging file (see `Load.stage`): the caller holds it anyway, and the commit reads it once."""
+SESSION_HOLD_SECONDS = 5.0
+"""How long a `WriterSession` keeps the warehouse between its loads' commits before letting go
+of it after one, so other writers and readers get their turn."""
 _T = TypeVar("_T")
 
 
@@ -289,8 +303,17 @@ class Load:
     A batch may bring child batches (`child()`), which land in its transaction.
     """
 
-    def __init__(self, warehouse: Warehouse, source: str, table: str, run_id: str | None) -> None:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        source: str,
+        table: str,
+        run_id: str | None,
+        session: WriterSession | None = None,
+    ) -> None:
         self.warehouse = warehouse
+        self.session = session
+        """The writer session whose connection the commit uses, if any (see `WriterSession`)."""
         self.source = source
         self.table = table
         self.run_id = run_id
@@ -311,7 +334,11 @@ class Load:
         """Set by the caller when the run reloads the table from scratch: a reader then starts
         from the beginning, not from its stored position."""
         self._connection: duckdb.DuckDBPyConnection | None = None
+        self._staging_opened = False
         self._staged = False
+        self._held: pa.Table | None = None
+        """The batch, when it arrived as one Arrow table small enough to keep in memory (see
+        `stage`): the commit reads it from there, and no staging file is written."""
         self._null_only: dict[str, str] = {}
         """Staged columns that held only nulls so far (lower-case name → name)."""
         self._scan_sql: str | None = None
@@ -329,13 +356,22 @@ class Load:
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
-        """The staging database, a DuckDB file of this load's own."""
+        """The staging database, a DuckDB file of this load's own. A batch held in memory is
+        written into it first, so that whoever reads the staged table finds it there."""
         if self._connection is None:
             self.staging_path.parent.mkdir(parents=True, exist_ok=True)
             self._connection = duckdb.connect(
                 str(self.staging_path), config={"memory_limit": self.warehouse.memory_limit}
             )
+            self._staging_opened = True
+            self._write_held()
         return self._connection
+
+    def _write_held(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            self._null_only = {}
+            self._stage_part(held)
 
     def scan(self, rows_sql: str) -> None:
         """Have the commit read the batch from `rows_sql`, a query over local files."""
@@ -343,10 +379,25 @@ class Load:
 
     def stage(self, data: StagedData | Iterable[StagedData]) -> None:
         """Copy a batch (a relation on `self.connection`, Arrow data, or an iterable of those)
-        into the staging file. Columns new in a later part are added; missing ones stay null."""
+        into the staging file. Columns new in a later part are added; missing ones stay null.
+
+        A batch that is one Arrow table of at most `HELD_BATCH_BYTES` (a stream's micro-batch)
+        is kept as it is instead, and the commit reads it straight into the warehouse: writing
+        it into a file of its own first would copy it once more for nothing. It is written to
+        the staging file after all when another part follows or the staging file is opened."""
         single = isinstance(data, duckdb.DuckDBPyRelation) or _is_arrow(data)
         parts = [data] if single else cast(Iterable[StagedData], data)
         for part in parts:
+            if (
+                _is_arrow_table(part)
+                and part.schema.names
+                and not (self._staged or self._staging_opened or self._held is not None)
+                and part.nbytes <= HELD_BATCH_BYTES
+            ):
+                self._held = part
+                self._null_only = {n.lower(): n for n in _null_columns(part, [])}
+                continue
+            self._write_held()
             self._stage_part(part)
 
     def _stage_part(self, part: StagedData) -> None:
@@ -461,14 +512,17 @@ class Load:
            load record and cursor (`_record`). On any error the scratch tables are dropped.
         """
         # 1. stage
-        stages = {}
+        stages: dict[str, Path] = {}
+        held: dict[str, pa.Table] = {}
         for alias, load in self._stages().items():
             load._close_staging()
             if load._staged:
                 stages[alias] = load.staging_path
+            elif load._held is not None:
+                held[alias] = load._held
         lineage = Lineage(self.load_id, datetime.now(UTC), self.source)
         asked = time.perf_counter()
-        with self.warehouse.writer(attachments=stages, table=spec.target) as con:
+        with self._writer(stages, held, spec.target) as con:
             locked = time.perf_counter()
             # 2. plan
             files = self._plan_files(con, spec)
@@ -479,7 +533,7 @@ class Load:
                 # 3. the batch tables
                 created_schema = not schema_exists(con, spec.target_schema)
                 batch, children = in_transaction(
-                    con, lambda c: self._create_batches(c, spec, rows_sql, lineage, stages)
+                    con, lambda c: self._create_batches(c, spec, rows_sql, lineage, stages, held)
                 )
                 # 4. one transaction
                 try:
@@ -506,6 +560,28 @@ class Load:
         ]
         return result
 
+    @contextlib.contextmanager
+    def _writer(
+        self, stages: Mapping[str, Path], held: Mapping[str, pa.Table], table: str
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The writer connection for the commit (the session's, if the load belongs to one),
+        with the staging files attached and the batches held in memory registered, each by its
+        alias (see `_relation`)."""
+        writer = (
+            self.session.connection(stages, table)
+            if self.session is not None
+            else self.warehouse.writer(attachments=stages, table=table)
+        )
+        with writer as con:
+            for alias, rows in held.items():
+                con.register(alias, rows)
+            try:
+                yield con
+            finally:
+                for alias in held:
+                    with contextlib.suppress(duckdb.Error):
+                        con.unregister(alias)
+
     def _plan_files(self, con: duckdb.DuckDBPyConnection, spec: WriteSpec) -> FilePlan | None:
         """Which files to read, decided holding the warehouse, so two loads of the same table
         (a schedule and a file-arrival run) never read one file version twice."""
@@ -524,7 +600,14 @@ class Load:
             return self._files.rows_sql(files.read) if files.read and self._files else None
         if self._scan_sql is not None:
             return self._scan_sql
-        return f"SELECT * FROM __stage.main.{STAGED_TABLE}" if self._staged else None
+        if self._staged or self._held is not None:
+            return f"SELECT * FROM {self._relation('__stage')}"
+        return None
+
+    def _relation(self, alias: str) -> str:
+        """Where the commit reads this load's staged rows: its staging file, attached as
+        `alias`, or its batch held in memory, registered as `alias`."""
+        return alias if self._held is not None else f"{alias}.main.{STAGED_TABLE}"
 
     def _land_nothing(
         self,
@@ -550,6 +633,7 @@ class Load:
         rows_sql: str,
         lineage: Lineage,
         stages: Mapping[str, Path],
+        held: Mapping[str, pa.Table],
     ) -> tuple[str, list[tuple[_Child, str | None]]]:
         """Write the batch and its child batches into scratch tables (see `create_batch`);
         returns the batch table and each child with its batch table (None if it staged
@@ -562,10 +646,10 @@ class Load:
         batch = create_batch(con, spec, rows_sql, lineage)
         children: list[tuple[_Child, str | None]] = []
         for alias, child in zip(self._child_aliases(), self._children, strict=True):
-            if alias not in stages:
+            if alias not in stages and alias not in held:
                 children.append((child, None))
                 continue
-            sql = f"SELECT * FROM {alias}.main.{STAGED_TABLE}"
+            sql = f"SELECT * FROM {child.load._relation(alias)}"
             if child.load._null_only:
                 sql = with_null_columns(
                     con,
@@ -814,7 +898,10 @@ class Load:
         is reported at once, even if its record cannot be written (filelock.Timeout)."""
         self._close_staging()
         message = str(error)[:4000]
-        self.warehouse.transaction(
+        transaction = (
+            self.warehouse.transaction if self.session is None else self.session.transaction
+        )
+        transaction(
             lambda con: con.execute(
                 "INSERT INTO _tributary.loads (load_id, run_id, source, table_name, write,"
                 " status, bytes, requests, retries, started_at, finished_at, error)"
@@ -845,12 +932,87 @@ class Load:
         """Remove this load's staging files and its child batches'."""
         for child in self._children:
             child.load.discard_staging()
+        self._held = None
         self._close_staging()
         for path in (
             self.staging_path,
             self.staging_path.with_name(self.staging_path.name + ".wal"),
         ):
             path.unlink(missing_ok=True)
+
+
+class WriterSession:
+    """One writer connection kept across several loads' commits (made by `Warehouse.session`).
+
+    Opening the warehouse, and letting go of it (which writes its log back into the file, a
+    checkpoint), cost more than the commit of a small batch; a run of many small batches pays
+    them once per `hold_seconds` instead of once per batch. Each load still commits in one
+    transaction of its own, so a crash leaves the warehouse as of the last commit, exactly as
+    without a session. After a commit that comes `hold_seconds` or more after it took the
+    warehouse, the session lets go of it (other writers and readers wait for it meanwhile) and
+    takes it again at the next commit; also after any failed commit, and when a load writes
+    another table than the one it holds on a DuckLake.
+
+    Used by one thread at a time. `opened` counts how often it took the warehouse."""
+
+    def __init__(self, warehouse: Warehouse, hold_seconds: float = SESSION_HOLD_SECONDS) -> None:
+        self.warehouse = warehouse
+        self.hold_seconds = hold_seconds
+        self.opened = 0
+        self._held: contextlib.ExitStack | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._table: str | None = None
+        self._since = 0.0
+
+    @contextlib.contextmanager
+    def load(self, source: str, table: str, run_id: str | None = None) -> Iterator[Load]:
+        """`Warehouse.load`, committing on this session's connection."""
+        with self.warehouse.load(source, table, run_id, session=self) as load:
+            yield load
+
+    @contextlib.contextmanager
+    def connection(
+        self, attachments: Mapping[str, Path], table: str | None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The session's writer connection (taken now if not held), with `attachments` attached
+        read-only for the block (see `Warehouse.writer`). An error in the block lets go of the
+        warehouse: the connection is not trusted after it."""
+        if self._con is not None and self._table != table and self.warehouse.lake is not None:
+            self.release()  # a DuckLake's writer holds the lock of one table
+        con = self._con if self._con is not None else self._take(table)
+        try:
+            for alias, path in attachments.items():
+                con.execute(f"ATTACH {literal(str(path))} AS {alias} (READ_ONLY)")
+            yield con
+        except BaseException:
+            self.release()
+            raise
+        for alias in attachments:
+            con.execute(f"DETACH DATABASE IF EXISTS {alias}")
+        if time.perf_counter() - self._since >= self.hold_seconds:
+            self.release()
+
+    def transaction(
+        self, work: Callable[[duckdb.DuckDBPyConnection], _T], timeout: float | None = None
+    ) -> _T:
+        """`Warehouse.transaction`, on the session's connection while it holds one."""
+        if self._con is None:
+            return self.warehouse.transaction(work, timeout)
+        return in_transaction(self._con, work)
+
+    def _take(self, table: str | None) -> duckdb.DuckDBPyConnection:
+        stack = contextlib.ExitStack()
+        con = stack.enter_context(self.warehouse.writer(table=table))
+        self._held, self._con, self._table = stack, con, table
+        self._since = time.perf_counter()
+        self.opened += 1
+        return con
+
+    def release(self) -> None:
+        """Let go of the warehouse (closing the connection); the next commit takes it again."""
+        held, self._held, self._con = self._held, None, None
+        if held is not None:
+            held.close()
 
 
 def _write_rows(
@@ -1004,14 +1166,21 @@ class Warehouse(ConfigurableResource):
         return Path(self.staging_dir)
 
     @contextlib.contextmanager
-    def load(self, source: str, table: str, run_id: str | None = None) -> Iterator[Load]:
+    def load(
+        self,
+        source: str,
+        table: str,
+        run_id: str | None = None,
+        session: WriterSession | None = None,
+    ) -> Iterator[Load]:
         """Stage and commit one batch. On any error the failed load is recorded, nothing else in
-        the warehouse changes, and the error propagates. On a DuckLake, the process's connection
-        to the lake is made in the background meanwhile (see `ducklake.Lake.warm`)."""
+        the warehouse changes, and the error propagates. A load of a `session` commits on its
+        connection (see `WriterSession`). On a DuckLake, the process's connection to the lake is
+        made in the background meanwhile (see `ducklake.Lake.warm`)."""
         self.sweep_staging()
         if self.lake is not None:
             self.lake.warm(**self._lake_settings())
-        load = Load(self, source, table, run_id)
+        load = Load(self, source, table, run_id, session)
         try:
             yield load
         except BaseException as error:
@@ -1020,6 +1189,17 @@ class Warehouse(ConfigurableResource):
             raise
         finally:
             load.discard_staging()
+
+    @contextlib.contextmanager
+    def session(self, hold_seconds: float = SESSION_HOLD_SECONDS) -> Iterator[WriterSession]:
+        """A `WriterSession` for a run of many small loads (a stream's batches): their commits
+        share one writer connection instead of each opening the warehouse. Closed (the
+        warehouse let go of) when the block exits."""
+        session = WriterSession(self, hold_seconds)
+        try:
+            yield session
+        finally:
+            session.release()
 
     def sweep_staging(self) -> None:
         """Remove staging files left by processes that died mid-load (their PID is in the name)."""

@@ -24,10 +24,9 @@ from resources.streams.base import (
     Message,
     ReportsGaps,
     Resumable,
-    already_landed,
-    ordered,
+    not_yet_landed,
 )
-from resources.warehouse import Gate, LoadResult, Warehouse
+from resources.warehouse import Gate, LoadResult, Warehouse, WriterSession
 from resources.write_dispositions import WriteSpec
 
 
@@ -127,7 +126,9 @@ def drain(
     `after_commit` runs between a batch's commit and its ack (tests kill the process there).
 
     Every broker call runs on one worker thread, in order: it fetches the next batch while this
-    thread commits the current one (DuckDB works outside the GIL), then acknowledges it."""
+    thread commits the current one (DuckDB works outside the GIL), then acknowledges it. The
+    batches commit through one writer session (see `WriterSession`), each in a transaction of
+    its own."""
     started = time.perf_counter()
     limit = table.max_messages
     wait = table.max_wait.total_seconds()
@@ -138,7 +139,10 @@ def drain(
     def size(read: int) -> int:
         return table.max_batch if limit is None else min(table.max_batch, limit - read)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="broker") as io:
+    with (
+        warehouse.session() as writer,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="broker") as io,
+    ):
         result = DrainResult(lag_before=io.submit(broker.lag).result())
         asked = size(0)
         fetching: Future[list[Message]] | None = io.submit(broker.fetch, asked, wait)
@@ -153,9 +157,7 @@ def drain(
                 fetching = io.submit(broker.fetch, asked, wait)
             else:
                 fetching = None
-            positions = _land(
-                broker, warehouse, source, table, batch, positions, run_id, gate, result
-            )
+            positions = _land(broker, writer, source, table, batch, positions, run_id, gate, result)
             if after_commit is not None:
                 after_commit(batch)
             io.submit(broker.ack, batch).result()
@@ -171,7 +173,7 @@ def drain(
 
 def _land(
     broker: Broker,
-    warehouse: Warehouse,
+    writer: WriterSession,
     source: StreamSource,
     table: StreamTable,
     batch: list[Message],
@@ -181,8 +183,8 @@ def _land(
     result: DrainResult,
 ) -> dict[str, str]:
     """Commit one batch (its new messages' rows, their dead letters, the positions reached);
-    returns those positions. Messages already landed (see `already_landed`) are left out."""
-    fresh = [m for m in batch if not already_landed(m, positions)] if positions else batch
+    returns those positions. Messages already landed (see `not_yet_landed`) are left out."""
+    fresh, ordered = not_yet_landed(batch, positions)
     result.messages += len(batch)
     result.replayed += len(batch) - len(fresh)
     result.batch_sizes.append(len(batch))
@@ -198,8 +200,8 @@ def _land(
         )
     reached = {**positions, **broker.positions(fresh)}
     gaps = broker.gaps(fresh) if isinstance(broker, ReportsGaps) else []
-    spec = stream_write_spec(source, table, all(m.position for m in fresh) and _ordered(fresh))
-    with warehouse.load(source.name, table.name, run_id) as load:
+    spec = stream_write_spec(source, table, ordered)
+    with writer.load(source.name, table.name, run_id) as load:
         if decoded.rows.num_rows:
             load.stage(decoded.rows)
         load.source_names = decoded.source_names
@@ -213,10 +215,6 @@ def _land(
     result.gaps += gaps
     result.loads.append(loaded)
     return reached
-
-
-def _ordered(batch: list[Message]) -> bool:
-    return all(ordered(p) is not None for m in batch for p in m.position.values())
 
 
 def _gap_letter(gap: Gap) -> DeadLetter:

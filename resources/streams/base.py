@@ -10,9 +10,13 @@ deduplicates them by key, so the table ends up identical.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from resources.errors import TributaryError
 
@@ -125,21 +129,126 @@ def last_positions(batch: Sequence[Message]) -> dict[str, str]:
 def ordered(position: str) -> tuple[int, ...] | None:
     """A position as a tuple of integers when it is one (`"42"`, Redis' `"1700000000000-3"`),
     else None. Positions spelled this way only grow within their partition."""
+    if position.isdigit():
+        return (int(position),)
     parts = position.replace("-", ".").split(".")
-    if not all(part.isdigit() for part in parts):
+    if not all(map(str.isdigit, parts)):
         return None
-    return tuple(int(part) for part in parts)
+    return tuple(map(int, parts))
 
 
 def already_landed(message: Message, stored: Mapping[str, str]) -> bool:
     """Whether `message` sits at or before the stored position of its partition: its row
     committed with that position, and it is being delivered again (its ack was lost). Only
     ordered positions (see `ordered`) tell; a message without one is never skipped."""
-    if not message.position:
-        return False
-    for partition, position in message.position.items():
-        mine, last = ordered(position), stored.get(partition)
-        reached = ordered(last) if last is not None else None
-        if mine is None or reached is None or mine > reached:
+    reached = {p: ordered(v) for p, v in stored.items()}
+    return bool(message.position) and _at_or_before(message.position, reached)
+
+
+def not_yet_landed(
+    batch: Sequence[Message], stored: Mapping[str, str]
+) -> tuple[list[Message], bool]:
+    """The messages of `batch` that have not `already_landed` after `stored`, in order, and
+    whether every one of those has ordered positions only (at least one each).
+
+    This runs for every message a stream delivers, so the positions are compared as Arrow
+    columns (one per partition), not one message at a time; batches whose positions do not fit
+    that shape (other part counts than the stored position's, numbers beyond 64 bits) are
+    compared one by one, with the same outcome."""
+    if not batch:
+        return [], True
+    reached = {p: ordered(v) for p, v in stored.items()}
+    try:
+        keep, all_ordered = _compared_by_column(batch, reached)
+    except _Irregular:
+        return _compared_one_by_one(batch, reached)
+    return list(itertools.compress(batch, keep)), all_ordered
+
+
+class _Irregular(Exception):
+    """Positions the column-wise comparison does not handle."""
+
+
+_ORDERED = r"^[0-9]+([-.][0-9]+)*$"
+"""What `ordered` accepts (ASCII digits)."""
+
+
+def _compared_by_column(
+    batch: Sequence[Message], reached: Mapping[str, tuple[int, ...] | None]
+) -> tuple[list[bool], bool]:
+    positions = [m.position for m in batch]
+    count = len(positions)
+    nonempty: Any = pa.array([bool(position) for position in positions])
+    landed: Any = pa.array([True] * count)
+    well_ordered: Any = pa.array([True] * count)
+    for partition in set().union(*positions):
+        try:
+            column = pa.array([p.get(partition) for p in positions], pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+            raise _Irregular from error
+        present = pc.is_valid(column)
+        is_ordered = pc.fill_null(pc.match_substring_regex(column, _ORDERED), False)
+        well_ordered = pc.and_(well_ordered, pc.or_(pc.invert(present), is_ordered))
+        last = reached.get(partition)
+        if last is None:
+            at_or_before: Any = pc.invert(present)
+        else:
+            before = _at_or_before_column(column, is_ordered, last)
+            at_or_before = pc.or_(pc.invert(present), before)
+        landed = pc.and_(landed, at_or_before)
+    keep = pc.invert(pc.and_(nonempty, landed))
+    fresh_ordered = pc.filter(pc.and_(nonempty, well_ordered), keep)
+    return keep.to_pylist(), len(fresh_ordered) == 0 or bool(pc.all(fresh_ordered).as_py())
+
+
+def _at_or_before_column(column: pa.Array, is_ordered: pa.Array, last: tuple[int, ...]) -> Any:
+    """Whether each ordered position of `column` is at or before `last` (tuples compared as
+    `ordered` makes them); False where a position is absent or not ordered."""
+    filler = "-".join("0" * len(last))
+    known = pc.if_else(is_ordered, column, filler)
+    if len(last) == 1:
+        places = [known]
+    else:
+        parts = pc.split_pattern_regex(known, "[-.]")
+        if pc.any(pc.not_equal(pc.list_value_length(parts), len(last))).as_py():
+            raise _Irregular
+        places = [pc.list_element(parts, place) for place in range(len(last))]
+    result: Any = pa.array([True] * len(column))  # equal throughout: at the position
+    try:
+        for place in reversed(range(len(last))):
+            part = pc.cast(places[place], pa.uint64())
+            bound = last[place]
+            if bound >= 1 << 64:
+                raise _Irregular
+            result = pc.or_(pc.less(part, bound), pc.and_(pc.equal(part, bound), result))
+    except pa.ArrowInvalid as error:
+        raise _Irregular from error
+    return pc.and_(is_ordered, result)
+
+
+def _compared_one_by_one(
+    batch: Sequence[Message], reached: Mapping[str, tuple[int, ...] | None]
+) -> tuple[list[Message], bool]:
+    fresh: list[Message] = []
+    all_ordered = True
+    for message in batch:
+        position = message.position
+        if not position:
+            all_ordered = False
+        elif reached and _at_or_before(position, reached):
+            continue
+        elif all_ordered:
+            all_ordered = all(ordered(p) is not None for p in position.values())
+        fresh.append(message)
+    return fresh, all_ordered
+
+
+def _at_or_before(
+    position: Mapping[str, str], reached: Mapping[str, tuple[int, ...] | None]
+) -> bool:
+    for partition, offset in position.items():
+        last = reached.get(partition)
+        mine = ordered(offset) if last is not None else None
+        if mine is None or last is None or mine > last:
             return False
     return True

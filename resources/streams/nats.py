@@ -126,9 +126,8 @@ class NatsStream:
             return []  # nothing arrived in time (a dropped connection retries in `ack`/`lag`)
         stream, messages = self.jetstream or "", []
         for msg in received:
-            meta = msg.metadata
-            key = str(meta.sequence.stream)
-            message = Message(key, msg.data, {stream: key}, meta.num_delivered > 1)
+            key, deliveries = _sequence_and_deliveries(msg)
+            message = Message(key, msg.data, {stream: key}, deliveries > 1)
             self._inflight[id(message)] = msg
             messages.append(message)
         return messages
@@ -172,3 +171,20 @@ class NatsStream:
             pass
         finally:
             self._loop.close()
+
+
+_V1_TOKENS = 9
+"""`$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`"""
+
+
+def _sequence_and_deliveries(msg: Msg) -> tuple[str, int]:
+    """The message's stream sequence (as text) and how often it was delivered, read from its
+    reply subject as `Msg.metadata` reads them, without building what else that parses (a
+    timestamp, two dataclasses) for every message. Other subject forms go through it."""
+    tokens = (msg.reply or "").split(".")
+    if len(tokens) == _V1_TOKENS and tokens[0] == "$JS" and tokens[1] == "ACK":
+        sequence, delivered = tokens[5], tokens[4]
+        if sequence.isdigit() and delivered.isdigit():
+            return sequence, int(delivered)
+    meta = msg.metadata
+    return str(meta.sequence.stream), meta.num_delivered

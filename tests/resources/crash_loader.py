@@ -1,17 +1,21 @@
 """A load loop for the crash-safety tests: `python -m tests.resources.crash_loader <dir> <rows>
-[replace|children|files] [lake database]`. Before each phase it prints `<phase> <g>` so a test
-can kill it there. With a lake database, it loads into a DuckLake whose catalog is there.
+[replace|session|children|files] [lake database]`. Before each phase it prints `<phase> <g>` so
+a test can kill it there. With a lake database, it loads into a DuckLake whose catalog is there.
 
-- `replace`: each generation g replaces `src.items` with `rows` rows whose `generation` is g, and
-  moves the cursor to g.
+- `replace`: each generation g replaces `src.items` with `rows` rows whose `generation` is g
+  (staged in two parts, so through a staging file), and moves the cursor to g.
+- `session`: the same with each batch one Arrow table, all committed through one writer session
+  (`Warehouse.session`) that the loop keeps open.
 - `children`: each generation g merges `rows` parent rows into `src.issues` and two child rows
   per parent into `src.issues__labels` (one load, `Load.child`), all carrying g; cursor g.
+  Each batch is one Arrow table, which the commit reads from memory.
 - `files`: each generation g writes a new file `in/<g>.csv` and rewrites `in/1.csv`, both of
   `rows` rows carrying g, and appends what the file ledger has not read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -19,7 +23,7 @@ import pyarrow as pa
 
 from resources.duckdb_sql import literal
 from resources.file_ledger import FileVersion
-from resources.warehouse import Warehouse
+from resources.warehouse import Warehouse, WriterSession
 from resources.write_dispositions import WriteSpec
 
 PARENT_ID, INDEX = "_parent_id", "_index"
@@ -29,9 +33,27 @@ def replace(warehouse: Warehouse, generation: int, rows: int, _directory: Path) 
     batch = pa.table({"id": pa.array(range(rows)), "generation": pa.repeat(generation, rows)})
     with warehouse.load("src", "items") as load:
         print(f"staging {generation}", flush=True)
+        # In two parts, as a paginated source stages: through the staging file.
+        load.stage([batch.slice(0, rows // 2), batch.slice(rows // 2)])
+        print(f"commit {generation}", flush=True)
+        load.commit(WriteSpec("src", "items", "replace"), cursor=str(generation))
+
+
+def session(warehouse: Warehouse, generation: int, rows: int, _directory: Path) -> None:
+    """`replace`, each batch one Arrow table (read from memory), every generation committed
+    on the one connection of a writer session the loop keeps open."""
+    global _session
+    if _session is None:
+        _session = contextlib.ExitStack().enter_context(warehouse.session(hold_seconds=3600))
+    batch = pa.table({"id": pa.array(range(rows)), "generation": pa.repeat(generation, rows)})
+    with _session.load("src", "items") as load:
+        print(f"staging {generation}", flush=True)
         load.stage(batch)
         print(f"commit {generation}", flush=True)
         load.commit(WriteSpec("src", "items", "replace"), cursor=str(generation))
+
+
+_session: WriterSession | None = None
 
 
 def children(warehouse: Warehouse, generation: int, rows: int, _directory: Path) -> None:
@@ -88,7 +110,7 @@ def main(directory: str, rows: int, mode: str = "replace", lake_database: str = 
         from tests.conftest import lake_warehouse_at
 
         warehouse = lake_warehouse_at(Path(directory), lake_database)
-    step = {"replace": replace, "children": children, "files": files}[mode]
+    step = {"replace": replace, "session": session, "children": children, "files": files}[mode]
     generation = 0
     while True:
         generation += 1

@@ -56,11 +56,19 @@ def kill_during(
         process.wait()
 
 
-@pytest.mark.parametrize(("phase", "delay"), KILL_POINTS)
+SESSION_KILL_POINTS = [("commit", 0.0), ("commit", 0.1), ("commit", 0.35), ("done", 0.0)]
+
+
+@pytest.mark.parametrize(
+    ("phase", "delay", "mode"),
+    [(*p, "replace") for p in KILL_POINTS] + [(*p, "session") for p in SESSION_KILL_POINTS],
+)
 def test_a_killed_load_leaves_one_whole_generation(
-    tmp_path: Path, phase: str, delay: float
+    tmp_path: Path, phase: str, delay: float, mode: str
 ) -> None:
-    kill_during(tmp_path, phase, delay)
+    """Also when the loads commit through one writer session that holds the warehouse across
+    generations."""
+    kill_during(tmp_path, phase, delay, mode)
 
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
         rows, generations, generation = con.execute(

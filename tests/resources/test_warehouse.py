@@ -337,11 +337,81 @@ def test_data_and_cursor_commit_together(warehouse: Warehouse) -> None:
 
 
 def test_staging_files_are_removed_after_the_load(warehouse: Warehouse) -> None:
-    land(warehouse, [{"id": 1}])
+    with warehouse.load("src", "items") as load:
+        load.stage([pa.table({"id": [1]}), pa.table({"id": [2]})])  # in parts: a staging file
+        assert load.staging_path.exists()
+        load.commit(WriteSpec("src", "items", "append"))
     with pytest.raises(BatchError):
         land(warehouse, [], write="replace")
 
     assert list(warehouse.staging_directory.iterdir()) == []
+
+
+def test_a_batch_of_one_small_arrow_table_is_read_from_memory(warehouse: Warehouse) -> None:
+    """A stream's micro-batch is not copied into a staging file first: the commit reads it
+    where the reader left it."""
+    with warehouse.load("src", "items") as load:
+        load.stage(pa.table({"id": [1, 2], "gone": pa.nulls(2)}))
+        assert not load.staging_path.exists()
+        load.commit(WriteSpec("src", "items", "append"))
+
+    assert rows(warehouse, "SELECT id FROM src.items ORDER BY id") == [(1,), (2,)]
+
+
+def test_a_batch_held_in_memory_is_in_the_staging_file_once_that_is_opened(
+    warehouse: Warehouse,
+) -> None:
+    """Readers that look at the staged table (a cursor's maximum) find the held batch there."""
+    with warehouse.load("src", "items") as load:
+        load.stage(pa.table({"id": [1, 2]}))
+        staged = load.connection.execute("SELECT count(*) FROM staged").fetchone()
+        load.stage(pa.table({"id": [3]}))
+        load.commit(WriteSpec("src", "items", "append"))
+
+    assert staged == (2,)
+    assert rows(warehouse, "SELECT id FROM src.items ORDER BY id") == [(1,), (2,), (3,)]
+
+
+@both_backends
+def test_a_session_commits_each_load_in_its_own_transaction_on_one_connection(
+    warehouse: Warehouse,
+) -> None:
+    """A run of batches opens the warehouse once; a failed commit leaves the ones before it,
+    is recorded, and the session takes the warehouse again for the next."""
+    spec = WriteSpec("src", "items", "merge", ("id",))
+    with warehouse.session(hold_seconds=3600) as session:
+        for n in range(3):
+            with session.load("src", "items") as load:
+                load.stage(pa.table({"id": [n], "v": [f"v{n}"]}))
+                load.commit(spec, cursor=str(n))
+        assert session.opened == 1
+        with pytest.raises(BatchError), session.load("src", "items") as load:
+            load.stage(pa.table({"id": pa.array([None], pa.int64()), "v": ["x"]}))
+            load.commit(spec, cursor="bad")
+        with session.load("src", "items") as load:
+            load.stage(pa.table({"id": [3], "v": ["v3"]}))
+            load.commit(spec, cursor="3")
+        assert session.opened == 2
+
+    assert rows(warehouse, "SELECT id, v FROM src.items ORDER BY id") == [
+        (n, f"v{n}") for n in range(4)
+    ]
+    assert rows(warehouse, "SELECT cursor_value FROM _tributary.state") == [("3",)]
+    assert rows(
+        warehouse, "SELECT status, count(*) FROM _tributary.loads GROUP BY ALL ORDER BY ALL"
+    ) == [("failed", 1), ("succeeded", 4)]
+
+
+def test_a_session_lets_go_of_the_warehouse_after_its_hold(warehouse: Warehouse) -> None:
+    """Other writers and readers get their turn: after a commit past `hold_seconds` the
+    warehouse is closed, readable by another process, and taken again at the next commit."""
+    with warehouse.session(hold_seconds=0) as session:
+        for n in range(2):
+            with session.load("src", "items") as load:
+                load.stage(pa.table({"id": [n]}))
+                load.commit(WriteSpec("src", "items", "append"))
+            assert rows(warehouse, "SELECT count(*) FROM src.items") == [(n + 1,)]
+        assert session.opened == 2
 
 
 def test_batches_staged_in_parts_are_unioned_by_name(warehouse: Warehouse) -> None:

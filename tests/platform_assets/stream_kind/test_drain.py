@@ -239,3 +239,31 @@ def test_a_new_field_under_schema_policy_freeze_fails_the_run_and_acks_nothing(
         opened = OPENERS["redis"](source.broker, stream, "tributary", "c1")
         assert opened.lag() == 1  # still waiting, for the schema to be changed
         opened.close()
+
+
+def test_a_run_of_several_batches_opens_the_warehouse_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch commits in a transaction of its own, yet the run opens the warehouse file
+    for writing once, not once per batch."""
+    warehouse = warehouse_in(tmp_path)
+    opened: list[str] = []
+    connect = duckdb.connect
+
+    def counting(database: str = ":memory:", *args: Any, **kwargs: Any) -> Any:
+        if str(database) == str(warehouse.file) and not kwargs.get("read_only"):
+            opened.append(str(database))
+        return connect(database, *args, **kwargs)
+
+    with stream_of("redis") as (broker, stream, publish):
+        publish([signal(i) for i in range(20)])
+        monkeypatch.setattr(duckdb, "connect", counting)
+        result = run(source_of(broker, stream, max_batch=5), warehouse)
+        monkeypatch.undo()
+
+    assert (result.batches, result.rows, len(opened)) == (4, 20, 1)
+    assert rows(warehouse, "SELECT count(*), count(DISTINCT load_id) FROM _tributary.loads") == [
+        (4, 4)
+    ]
+    (cursor,) = rows(warehouse, "SELECT cursor_value FROM _tributary.state")[0]
+    assert json.loads(cursor) == result.positions
