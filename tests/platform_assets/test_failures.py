@@ -187,7 +187,11 @@ def test_ctrl_c_during_a_duckdb_query_is_an_interrupt_not_a_table_failure() -> N
     table loaded. Run in a process of its own, with Python's own SIGINT handler."""
     script = (
         "import os\n"
+        "import signal\n"
         "import duckdb\n"
+        # A shell that starts the suite in the background leaves SIGINT ignored, and Python
+        # then installs no handler of its own.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from platform_assets.loading import raise_table_failure\n"
         "con = duckdb.connect()\n"
         "print('querying', flush=True)\n"
