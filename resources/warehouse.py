@@ -410,13 +410,8 @@ class Load:
             return  # a part with no columns carries no rows either
         con, view = self.connection, "__part"
         if isinstance(part, duckdb.DuckDBPyRelation):
-            # A query (a database scan, say) may gain from DuckDB's threads.
-            con.execute("RESET threads")
             part.create_view(view, replace=True)
         else:
-            # Copying fetched Arrow rows is one sequential pass: more threads only add CPU
-            # time, which loads running beside this one (and its own fetching) could use.
-            con.execute("SET threads = 1")
             con.register(view, part)
         try:
             described = [

@@ -291,14 +291,3 @@ def test_a_load_attaches_the_lake_while_it_stages(lake_warehouse: Warehouse) -> 
         assert attached(), "the lake was not attached before the commit"
         result = load.commit(WriteSpec("src", "items", "append"))
     assert result.inserted == 2
-
-
-def test_fetched_rows_are_staged_on_one_thread(warehouse: Warehouse) -> None:
-    with warehouse.load("src", "items") as load:
-        load.stage(pa.table({"id": [1, 2]}))
-        threads = load.connection.execute("SELECT current_setting('threads')").fetchone()
-        load.stage(load.connection.sql("SELECT 3 AS id"))
-        query_threads = load.connection.execute("SELECT current_setting('threads')").fetchone()
-    assert threads == (1,)
-    # a query (a database scan) keeps DuckDB's threads
-    assert query_threads == duckdb.connect().execute("SELECT current_setting('threads')").fetchone()
