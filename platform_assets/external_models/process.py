@@ -17,6 +17,7 @@ import contextlib
 import json
 import signal
 import subprocess
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -92,22 +93,26 @@ class ModelProcess:
     ) -> PipesClientCompletedInvocation:
         """Run the model in a Pipes session whose context and message files are in `directory`,
         and wait for it to exit. Raises ModelRunError when it exits with a code other than 0."""
-        with open_pipes_session(
-            context=context,
-            context_injector=PipesFileContextInjector(str(directory / "pipes_context.json")),
-            message_reader=PipesFileMessageReader(str(directory / "pipes_messages.jsonl")),
-            extras=extras,
-        ) as session:
-            # If it exited already (it cannot import, say), its exit code says why.
-            with contextlib.suppress(OSError):
-                self._tell(json.dumps(dict(session.get_bootstrap_env_vars())))
-            try:
-                code = self._process.wait()
-            except DagsterExecutionInterruptedError:
-                context.log.info("[pipes] execution interrupted, sending SIGINT to the model.")
-                self._process.send_signal(signal.SIGINT)
-                self._process.wait(timeout=TERMINATION_SECONDS)
-                raise
+        with warnings.catch_warnings():
+            # Dagster's session warns that a method it calls itself is in preview: noise in
+            # every run's output that no user can act on.
+            warnings.filterwarnings("ignore", message=".*expected_writer_count")
+            with open_pipes_session(
+                context=context,
+                context_injector=PipesFileContextInjector(str(directory / "pipes_context.json")),
+                message_reader=PipesFileMessageReader(str(directory / "pipes_messages.jsonl")),
+                extras=extras,
+            ) as session:
+                # If it exited already (it cannot import, say), its exit code says why.
+                with contextlib.suppress(OSError):
+                    self._tell(json.dumps(dict(session.get_bootstrap_env_vars())))
+                try:
+                    code = self._process.wait()
+                except DagsterExecutionInterruptedError:
+                    context.log.info("[pipes] execution interrupted, sending SIGINT to the model.")
+                    self._process.send_signal(signal.SIGINT)
+                    self._process.wait(timeout=TERMINATION_SECONDS)
+                    raise
         if code != 0:
             raise ModelRunError(f"its process failed with code {code}")
         return PipesClientCompletedInvocation(session)
