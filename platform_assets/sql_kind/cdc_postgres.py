@@ -17,6 +17,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
+import duckdb
 import psycopg
 
 from platform_assets.sql_kind.config import SqlSource, SqlTable
@@ -231,12 +232,13 @@ class PostgresCdc:
             casts = ", ".join(
                 pg_cdc.cast_sql(c.name, c.duck_type, aliases.get(c.name)) for c in columns
             )
-            uncompressed_staging(load.connection)
-            load.connection.register("__changes", table)
-            try:
-                load.stage(load.connection.sql(changes.fold_sql("__changes", casts)))
-            finally:
-                load.connection.unregister("__changes")
+            # Folded in memory: a batch's final states are few enough for the commit to read
+            # them as they are (see `Load.stage`), without writing a staging file first.
+            with duckdb.connect() as scratch:
+                # JSON and UUID keep their types through Arrow (as extension types).
+                scratch.execute("SET arrow_lossless_conversion = true")
+                scratch.register("__changes", table)
+                load.stage(scratch.sql(changes.fold_sql("__changes", casts)).to_arrow_table())
         return changes, len(messages)
 
 
