@@ -11,8 +11,8 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	@# compat: the project's folders on sys.path by a .pth file; the default finder warns about them
-	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	@# setuptools warns on every editable install that folders named like a package may shadow it
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 # The demo's REST sources read a local stand-in for their public APIs (see README).
