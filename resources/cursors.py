@@ -31,6 +31,12 @@ def parse_timestamp(value: str) -> datetime | None:
         return None
 
 
+def bare_number(value: str) -> bool:
+    """Whether `value` is a finite number as SQL writes one, without surrounding spaces: safe to
+    put in a statement unquoted."""
+    return value == value.strip() and parse_number(value) is not None
+
+
 def parse_number(value: str) -> Decimal | None:
     """The number `value` spells, exactly, or None."""
     try:

@@ -30,7 +30,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from resources.cursors import parse_timestamp
+from resources.cursors import bare_number, parse_timestamp
 from resources.duckdb_sql import quote
 
 _PRECISION = re.compile(r"\((\d+)(?:,\s*(\d+))?\)")
@@ -128,19 +128,11 @@ def _start_literal(value: str, base: str, zone: str | None) -> str:
     wall-clock time in `zone` (UTC when none is declared)."""
     moment = parse_timestamp(value)
     if moment is None:
-        return value if _is_number(value) else _mysql_literal(value)
+        return value if bare_number(value) else _mysql_literal(value)
     if moment.tzinfo is not None:
         where = ZoneInfo(zone) if zone and base != "timestamp" else UTC
         moment = moment.astimezone(where).replace(tzinfo=None)
     return _mysql_literal(moment.isoformat(sep=" "))
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return value.strip() == value and value.lower() not in ("nan", "inf", "-inf", "infinity")
 
 
 def usable(url: str, columns: Sequence[Column], server_version: str) -> bool:

@@ -28,7 +28,7 @@ from sqlglot import exp
 
 import platform_assets.sql_kind.mysql_arrow as mysql_arrow
 from platform_assets.sql_kind.types import SourceColumn, land_as
-from resources.cursors import column_maximum, parse_timestamp
+from resources.cursors import bare_number, column_maximum, parse_timestamp
 from resources.duckdb_extensions import load_extension
 from resources.duckdb_sql import literal, quote
 from resources.errors import TributaryError
@@ -279,20 +279,12 @@ def _source_literal(value: str, dialect: Dialect, zone: str | None) -> str:
     """A cursor value as a literal of the database's own SQL (timestamps in its spelling)."""
     moment = parse_timestamp(value)
     if moment is None:
-        return value if _is_number(value) else literal(value)
+        return value if bare_number(value) else literal(value)
     if dialect == "postgres":
         return literal(moment.isoformat(sep=" "))
     if moment.tzinfo is not None:
         moment = moment.astimezone(ZoneInfo(zone) if zone else UTC).replace(tzinfo=None)
     return literal(moment.isoformat(sep=" "))
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return value.strip() == value and value.lower() not in ("nan", "inf", "-inf", "infinity")
 
 
 def _duckdb_start(value: str, kind: str, zone: str | None) -> str:
