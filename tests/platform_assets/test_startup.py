@@ -10,6 +10,18 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
 
+
+def _python(script: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`script` run by a fresh interpreter from the project root, failing on a non-zero exit."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(PROJECT), **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
 _PROBE = """
 import sys
 from typer.testing import CliRunner
@@ -21,13 +33,7 @@ print(sorted(m for m in sys.modules if m == "dagster" or m.startswith("dagster."
 
 
 def _modules_after(args: list[str], code: int, env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(args=args, code=code)],
-        env={**os.environ, "PYTHONPATH": str(PROJECT), **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = _python(_PROBE.format(args=args, code=code), env)
     return done.stdout.strip().splitlines()[-1]
 
 
@@ -74,13 +80,7 @@ def test_a_run_of_a_files_source_loads_no_other_kind_nor_what_it_does_not_use(
     """A run of a files source without checks needs DuckDB and Dagster: no other kind's
     folder (their clients and drivers), no quality engine, no Arrow, no SQL parser."""
     env = _files_catalog(tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-c", _RUN_PROBE],
-        env={**os.environ, "PYTHONPATH": str(PROJECT), **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = _python(_RUN_PROBE, env)
     assert "1 row landed" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "['files'] []"
 
@@ -113,13 +113,7 @@ def test_validating_a_files_catalog_builds_its_definitions_without_what_it_does_
         "        id: {nullable: false, min: 0, max: 10}\n",
         encoding="utf-8",
     )
-    done = subprocess.run(
-        [sys.executable, "-c", _VALIDATE_PROBE],
-        env={**os.environ, "PYTHONPATH": str(PROJECT), **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = _python(_VALIDATE_PROBE, env)
     assert "2 sources, 2 tables, valid" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "['files'] []"
 
@@ -136,13 +130,7 @@ print(before, [m for m in ("polars", "pyarrow", "requests") if m in sys.modules]
 def test_the_sdk_imports_polars_pyarrow_and_requests_only_when_a_plugin_asks() -> None:
     """Reading a catalog imports the SDK for its plugin classes; `Batch` and `HttpClient` bring
     the heavy libraries, on first use."""
-    done = subprocess.run(
-        [sys.executable, "-c", _SDK_PROBE],
-        env={**os.environ, "PYTHONPATH": str(PROJECT)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = _python(_SDK_PROBE)
     assert done.stdout.strip() == "[] ['polars', 'pyarrow', 'requests']"
 
 
@@ -162,11 +150,5 @@ def test_a_catalog_without_change_capture_does_not_import_its_drivers(tmp_path: 
         f"build_definitions(load_platform_catalog(Path({str(tmp_path / 'catalog')!r})))\n"
         "print([m for m in ('psycopg', 'pymysqlreplication') if m in sys.modules])\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        env={**os.environ, "PYTHONPATH": str(PROJECT)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = _python(probe)
     assert done.stdout.strip().splitlines()[-1] == "[]"
